@@ -1,0 +1,193 @@
+//! The one wiring point: opens the store, compiles the rules, builds the fetcher and the
+//! notifiers, spawns the poller and one dispatcher per platform, and shuts them down in
+//! order on SIGINT or SIGTERM.
+
+use crate::classify::Rules;
+use crate::config::{Config, ConsoleMode};
+use crate::console::ConsoleNotifier;
+use crate::dispatcher::{self, DeliveryOutcome};
+use crate::domain::{ChatRef, Subscription};
+use crate::feeds::{Fetcher, FetcherSettings};
+use crate::notify::Notifier;
+use crate::poller::{PollReport, Poller};
+use crate::store::Store;
+use anyhow::Context;
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How long running loops get to finish their current step after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Console alerts as JSON lines instead of text.
+    pub json: bool,
+}
+
+/// The parts every command that polls needs.
+pub struct Parts {
+    pub store: Store,
+    pub poller: Poller,
+    pub notifiers: Vec<Arc<dyn Notifier>>,
+}
+
+pub fn compile_rules(config: &Config) -> anyhow::Result<Rules> {
+    Rules::from_toml(&config.topics_toml).with_context(|| {
+        format!(
+            "in the topic rules {}",
+            config.settings.topics_file.display()
+        )
+    })
+}
+
+/// Opens the store and builds the poller and notifiers; sets up the console subscription.
+pub async fn build(config: &Config, options: RunOptions) -> anyhow::Result<Parts> {
+    let rules = Arc::new(compile_rules(config)?);
+    let store = Store::open(&config.settings.data_dir)?;
+    let fetcher = Fetcher::new(FetcherSettings::from_config(&config.settings))?;
+    let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();
+    let console_on = match config.console.mode {
+        ConsoleMode::On => true,
+        ConsoleMode::Off => false,
+        ConsoleMode::Auto => !chat_token_present(),
+    };
+    sync_console_subscription(&store, config, &rules, console_on).await?;
+    if console_on {
+        notifiers.push(Arc::new(ConsoleNotifier { json: options.json }));
+    }
+    let poller = Poller::new(
+        store.clone(),
+        fetcher,
+        rules,
+        config.feeds.clone(),
+        config.settings.clone(),
+    );
+    Ok(Parts {
+        store,
+        poller,
+        notifiers,
+    })
+}
+
+fn chat_token_present() -> bool {
+    ["TELOXIDE_TOKEN", "DISCORD_TOKEN"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+}
+
+/// The console is a subscriber like any chat, so its alerts go through the outbox too and
+/// survive a restart. It follows the configured topics, or every topic.
+async fn sync_console_subscription(
+    store: &Store,
+    config: &Config,
+    rules: &Rules,
+    on: bool,
+) -> anyhow::Result<()> {
+    let mut subscription = store
+        .subscription(&ChatRef::console())?
+        .unwrap_or_else(|| Subscription::new(ChatRef::console()));
+    subscription.topics = if config.console.topics.is_empty() {
+        rules.topics().iter().map(|t| t.id.clone()).collect()
+    } else {
+        config.console.topics.iter().cloned().collect()
+    };
+    subscription.active = on;
+    store.put_subscription(&subscription).await?;
+    Ok(())
+}
+
+/// `chipwatch run`: polls and delivers until SIGINT or SIGTERM.
+pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
+    let Parts {
+        store,
+        mut poller,
+        notifiers,
+    } = build(&config, options).await?;
+    if notifiers.is_empty() {
+        tracing::warn!(
+            "no notifier is enabled: alerts are queued but not delivered (set a token or console.enabled)"
+        );
+    }
+    let shutdown = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for notifier in notifiers {
+        let wake = Arc::new(Notify::new());
+        poller.wake.push(wake.clone());
+        tasks.spawn(dispatcher::run(
+            store.clone(),
+            notifier,
+            wake,
+            shutdown.clone(),
+        ));
+    }
+    tasks.spawn(Arc::new(poller).run(shutdown.clone()));
+    tracing::info!(data_dir = %store.path().display(), "chipwatch running; Ctrl-C or SIGTERM stops it");
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("some loops did not stop within {SHUTDOWN_GRACE:?}; aborting them");
+        tasks.abort_all();
+    }
+    store.flush().await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate =
+            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    Ok(())
+}
+
+/// `chipwatch poll --once`: one poll of every feed, then delivers what it queued.
+pub async fn poll_once(
+    config: Config,
+    options: RunOptions,
+    dry_run: bool,
+) -> anyhow::Result<Vec<PollReport>> {
+    let Parts {
+        store,
+        poller,
+        notifiers,
+    } = build(&config, options).await?;
+    let reports = poller.poll_many(config.feeds.clone(), dry_run).await;
+    if dry_run {
+        return Ok(reports);
+    }
+    for notifier in &notifiers {
+        drain(&store, notifier.as_ref()).await?;
+    }
+    store.flush().await?;
+    Ok(reports)
+}
+
+/// Delivers everything due now for one notifier; stops at the first wait.
+async fn drain(store: &Store, notifier: &dyn Notifier) -> anyhow::Result<()> {
+    loop {
+        match dispatcher::deliver_next(store, notifier, Utc::now()).await? {
+            DeliveryOutcome::Idle { .. } | DeliveryOutcome::Retrying { .. } => return Ok(()),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The command line: clap definitions and the commands that are not the service itself
+//! (`classify`, `check-config`, `feeds`, `db`). `main` parses and calls [`execute`].
+
+mod classify;
+mod db;
+mod feeds;
+
+use crate::app::{self, RunOptions};
+use crate::config::Config;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chipwatch",
+    version,
+    about = "Watches Italian tech and policy outlets for semiconductor export-policy news and alerts Telegram, Discord or the console.",
+    long_about = None,
+    after_help = "With no command, `run` is assumed. Bot tokens come from the environment only \
+                  (TELOXIDE_TOKEN, DISCORD_TOKEN); with none set, alerts print on the console."
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "CHIPWATCH_CONFIG",
+        default_value = "config/chipwatch.toml"
+    )]
+    pub config: PathBuf,
+
+    /// Where the database lives (overrides settings.data_dir).
+    #[arg(long, global = true, env = "CHIPWATCH_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Poll the feeds on their schedules and deliver alerts until SIGINT or SIGTERM.
+    Run {
+        /// Print console alerts as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Poll every feed once now, deliver what is new, and exit.
+    Poll {
+        /// Required: one cycle (a scheduled loop is `run`).
+        #[arg(long, required = true)]
+        once: bool,
+        /// Print what would be alerted without recording anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print alerts as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Classify items given as JSON lines (`id`, `title`, `text` or `summary`, optional `lang`).
+    Classify {
+        /// A file of JSON lines, or `-` for standard input.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+        /// Classify this one text instead of reading JSON lines.
+        #[arg(long, conflicts_with = "file")]
+        text: Option<String>,
+    },
+    /// Validate the configuration and the topic rules; report every problem.
+    CheckConfig,
+    /// Show each feed's health: last poll, status, errors, next poll.
+    Feeds {
+        /// As JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Database maintenance.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Counts of seen items, stored items, queued and delivered alerts, dead letters.
+    Stats,
+    /// Move a damaged database aside and rebuild the seen-set from what the feeds list
+    /// now, without alerting any of it.
+    Recover,
+}
+
+/// Process exit codes.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILURE: i32 = 1;
+    pub const CONFIG: i32 = 2;
+}
+
+fn load_config(cli: &Cli) -> Result<Config, crate::config::ConfigError> {
+    Config::load(&cli.config, cli.data_dir.clone())
+}
+
+/// Runs the command and returns the exit code; errors are printed here.
+pub async fn execute(cli: Cli) -> i32 {
+    let command = cli
+        .command
+        .as_ref()
+        .unwrap_or(&Command::Run { json: false });
+    if let Command::Classify { file, text } = command {
+        return report(classify::run(&cli, file, text.as_deref()));
+    }
+    let config = match load_config(&cli) {
+        Ok(config) => config,
+        Err(error) => {
+            eprint!("chipwatch: {error}");
+            return exit::CONFIG;
+        }
+    };
+    match command {
+        Command::Run { json } => report(app::run(config, RunOptions { json: *json }).await),
+        Command::Poll {
+            once: _,
+            dry_run,
+            json,
+        } => report(poll(config, *dry_run, *json).await),
+        Command::CheckConfig => check_config(&config),
+        Command::Feeds { json } => report(feeds::run(&config, *json)),
+        Command::Db {
+            command: DbCommand::Stats,
+        } => report(db::stats(&config)),
+        Command::Db {
+            command: DbCommand::Recover,
+        } => report(db::recover(config).await),
+        Command::Classify { .. } => exit::OK,
+    }
+}
+
+fn report(result: anyhow::Result<()>) -> i32 {
+    match result {
+        Ok(()) => exit::OK,
+        Err(error) => {
+            eprintln!("chipwatch: {error:#}");
+            exit::FAILURE
+        }
+    }
+}
+
+fn check_config(config: &Config) -> i32 {
+    match app::compile_rules(config) {
+        Ok(rules) => {
+            println!(
+                "{}: ok — {} feeds, {} topics ({}), data in {}",
+                config.path.display(),
+                config.feeds.len(),
+                rules.topics().len(),
+                rules
+                    .topics()
+                    .iter()
+                    .map(|t| t.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                config.settings.data_dir.display()
+            );
+            exit::OK
+        }
+        Err(error) => {
+            eprintln!("chipwatch: {error:#}");
+            exit::CONFIG
+        }
+    }
+}
+
+async fn poll(config: Config, dry_run: bool, json: bool) -> anyhow::Result<()> {
+    let reports = app::poll_once(config, RunOptions { json }, dry_run).await?;
+    for report in &reports {
+        if dry_run {
+            for alert in &report.alerts {
+                println!(
+                    "{}",
+                    if json {
+                        crate::render::json_line(alert)
+                    } else {
+                        crate::render::console_line(alert)
+                    }
+                );
+            }
+        }
+        eprintln!("{}: {}", report.feed, feeds::describe_outcome(report));
+    }
+    Ok(())
+}

@@ -1,0 +1,523 @@
+//! Configuration: raw TOML read with serde, then validated once into [`Config`].
+//! Every problem is collected and reported with its file and key; secrets (bot tokens)
+//! never come from here, only from the environment.
+
+use crate::domain::{FeedId, Lang, TopicId};
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// One thing wrong with the configuration, located by file and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub file: PathBuf,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+/// All the problems found; never empty.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError(pub Vec<ConfigProblem>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.0.len();
+        writeln!(
+            f,
+            "{count} problem{} in the configuration:",
+            if count == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.0 {
+            writeln!(f, "  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+// ---- raw, as written in TOML ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    settings: RawSettings,
+    #[serde(default)]
+    console: RawConsole,
+    #[serde(default)]
+    telegram: RawTelegram,
+    #[serde(default)]
+    feeds: Vec<RawFeed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSettings {
+    data_dir: PathBuf,
+    topics_file: PathBuf,
+    user_agent: String,
+    #[serde(with = "humantime_serde")]
+    poll_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    min_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    max_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    request_timeout: Duration,
+    max_body_bytes: u64,
+    max_redirects: usize,
+    concurrency: usize,
+    per_host_concurrency: usize,
+    backfill: usize,
+    #[serde(with = "humantime_serde")]
+    retention: Duration,
+    allow_private_addresses: bool,
+}
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            topics_file: PathBuf::from("topics.toml"),
+            user_agent: concat!(
+                "chipwatch/",
+                env!("CARGO_PKG_VERSION"),
+                " (feed reader; +https://github.com/chipwatch/chipwatch)"
+            )
+            .to_string(),
+            poll_interval: Duration::from_secs(15 * 60),
+            min_interval: Duration::from_secs(5 * 60),
+            max_interval: Duration::from_secs(6 * 3600),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 5 * 1024 * 1024,
+            max_redirects: 5,
+            concurrency: 8,
+            per_host_concurrency: 2,
+            backfill: 0,
+            retention: Duration::from_secs(90 * 86400),
+            allow_private_addresses: false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    /// `"auto"` (default): print alerts on stdout only when no chat platform is configured.
+    enabled: Option<toml::Value>,
+    #[serde(default)]
+    topics: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTelegram {
+    api_url: Option<String>,
+    #[serde(default)]
+    admins: Vec<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    id: String,
+    name: String,
+    url: String,
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    interval: Option<Duration>,
+    #[serde(default)]
+    charset: Option<String>,
+    #[serde(default)]
+    backfill: Option<usize>,
+}
+
+// ---- validated ----
+
+/// Where a feed is read from: the web, or a local file for offline runs and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSource {
+    Http(Url),
+    File(PathBuf),
+}
+
+impl fmt::Display for FeedSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeedSource::Http(url) => f.write_str(url.as_str()),
+            FeedSource::File(path) => write!(f, "file://{}", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    pub id: FeedId,
+    pub name: String,
+    pub source: FeedSource,
+    pub lang: Lang,
+    pub interval: Duration,
+    pub charset: Option<String>,
+    pub backfill: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleMode {
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    pub mode: ConsoleMode,
+    /// Empty: every relevant item.
+    pub topics: Vec<TopicId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    pub api_url: Option<Url>,
+    pub admins: Vec<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub topics_file: PathBuf,
+    pub user_agent: String,
+    pub poll_interval: Duration,
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_body_bytes: u64,
+    pub max_redirects: usize,
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+    pub retention: Duration,
+    pub allow_private_addresses: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub settings: Settings,
+    pub console: ConsoleConfig,
+    pub telegram: TelegramConfig,
+    pub feeds: Vec<FeedConfig>,
+    /// The topic rules' text, read from `settings.topics_file`; compiled by `classify`.
+    pub topics_toml: String,
+}
+
+impl Config {
+    /// Reads and validates the file. `data_dir_override` is `CHIPWATCH_DATA_DIR`.
+    pub fn load(path: &Path, data_dir_override: Option<PathBuf>) -> Result<Config, ConfigError> {
+        let problem = |key: &str, message: String| ConfigProblem {
+            file: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(vec![problem("", format!("cannot read the file: {e}"))]))?;
+        let raw: RawConfig = toml::from_str(&text)
+            .map_err(|e| ConfigError(vec![problem("", one_line(&e.to_string()))]))?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        validate(path, &base, raw, data_dir_override)
+    }
+}
+
+/// toml's messages span several lines with a caret diagram; keep them but on one line each.
+fn one_line(message: &str) -> String {
+    message.trim().replace('\n', " | ")
+}
+
+fn validate(
+    path: &Path,
+    base: &Path,
+    raw: RawConfig,
+    data_dir_override: Option<PathBuf>,
+) -> Result<Config, ConfigError> {
+    let mut problems = Vec::new();
+    let mut problem = |key: String, message: String| {
+        problems.push(ConfigProblem {
+            file: path.to_path_buf(),
+            key,
+            message,
+        });
+    };
+    let s = raw.settings;
+    if s.min_interval > s.max_interval {
+        problem(
+            "settings.min_interval".into(),
+            "is greater than settings.max_interval".into(),
+        );
+    }
+    for (key, value) in [
+        ("concurrency", s.concurrency),
+        ("per_host_concurrency", s.per_host_concurrency),
+    ] {
+        if value == 0 {
+            problem(format!("settings.{key}"), "must be at least 1".into());
+        }
+    }
+    if s.max_body_bytes < 1024 {
+        problem(
+            "settings.max_body_bytes".into(),
+            "must be at least 1024".into(),
+        );
+    }
+    let topics_file = base.join(&s.topics_file);
+    let topics_toml = match std::fs::read_to_string(&topics_file) {
+        Ok(text) => text,
+        Err(e) => {
+            problem(
+                "settings.topics_file".into(),
+                format!("cannot read {}: {e}", topics_file.display()),
+            );
+            String::new()
+        }
+    };
+
+    let console_mode = match &raw.console.enabled {
+        None => ConsoleMode::Auto,
+        Some(toml::Value::Boolean(true)) => ConsoleMode::On,
+        Some(toml::Value::Boolean(false)) => ConsoleMode::Off,
+        Some(toml::Value::String(text)) if text == "auto" => ConsoleMode::Auto,
+        Some(other) => {
+            problem(
+                "console.enabled".into(),
+                format!("must be true, false or \"auto\", not {other}"),
+            );
+            ConsoleMode::Auto
+        }
+    };
+    let mut console_topics = Vec::new();
+    for (index, topic) in raw.console.topics.iter().enumerate() {
+        match TopicId::parse(topic) {
+            Ok(id) => console_topics.push(id),
+            Err(e) => problem(format!("console.topics[{index}]"), e.to_string()),
+        }
+    }
+
+    let api_url = match raw.telegram.api_url.as_deref().map(Url::parse) {
+        None => None,
+        Some(Ok(url)) => Some(url),
+        Some(Err(e)) => {
+            problem("telegram.api_url".into(), format!("not a URL: {e}"));
+            None
+        }
+    };
+
+    let raw_feed_count = raw.feeds.len();
+    let mut feeds = Vec::new();
+    let mut seen_ids = std::collections::HashSet::new();
+    for (index, feed) in raw.feeds.into_iter().enumerate() {
+        let key = |field: &str| format!("feeds[{index}].{field}");
+        let id = match FeedId::parse(&feed.id) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                problem(key("id"), e.to_string());
+                None
+            }
+        };
+        if !seen_ids.insert(feed.id.clone()) {
+            problem(key("id"), format!("`{}` is used by another feed", feed.id));
+        }
+        if feed.name.trim().is_empty() {
+            problem(key("name"), "may not be empty".into());
+        }
+        let source = match parse_source(&feed.url, base) {
+            Ok(source) => Some(source),
+            Err(message) => {
+                problem(key("url"), message);
+                None
+            }
+        };
+        let lang = match feed.lang.as_deref() {
+            None => Lang::It,
+            Some(raw_lang) => Lang::parse(raw_lang).unwrap_or_else(|| {
+                problem(
+                    key("lang"),
+                    format!("`{raw_lang}` is not a supported language (it, en)"),
+                );
+                Lang::It
+            }),
+        };
+        if let Some(charset) = &feed.charset
+            && encoding_rs::Encoding::for_label(charset.as_bytes()).is_none()
+        {
+            problem(
+                key("charset"),
+                format!("`{charset}` is not a known character set"),
+            );
+        }
+        let interval = feed.interval.unwrap_or(s.poll_interval);
+        if let (Some(id), Some(source)) = (id, source) {
+            feeds.push(FeedConfig {
+                id,
+                name: feed.name,
+                source,
+                lang,
+                interval,
+                charset: feed.charset,
+                backfill: feed.backfill.unwrap_or(s.backfill),
+            });
+        }
+    }
+    if feeds.is_empty() && raw_feed_count == 0 {
+        problem(
+            "feeds".into(),
+            "no feed is configured: add at least one [[feeds]] table".into(),
+        );
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError(problems));
+    }
+
+    let data_dir = data_dir_override.unwrap_or(s.data_dir);
+    Ok(Config {
+        path: path.to_path_buf(),
+        settings: Settings {
+            data_dir,
+            topics_file,
+            user_agent: s.user_agent,
+            poll_interval: s.poll_interval,
+            min_interval: s.min_interval,
+            max_interval: s.max_interval,
+            connect_timeout: s.connect_timeout,
+            request_timeout: s.request_timeout,
+            max_body_bytes: s.max_body_bytes,
+            max_redirects: s.max_redirects,
+            concurrency: s.concurrency,
+            per_host_concurrency: s.per_host_concurrency,
+            retention: s.retention,
+            allow_private_addresses: s.allow_private_addresses,
+        },
+        console: ConsoleConfig {
+            mode: console_mode,
+            topics: console_topics,
+        },
+        telegram: TelegramConfig {
+            api_url,
+            admins: raw.telegram.admins,
+        },
+        feeds,
+        topics_toml,
+    })
+}
+
+/// `http(s)://…` is fetched; `file://PATH` is read from disk, a relative PATH being taken
+/// from the config file's folder so that a config works from any working directory.
+fn parse_source(raw: &str, base: &Path) -> Result<FeedSource, String> {
+    if let Some(path) = raw.strip_prefix("file://") {
+        if path.is_empty() {
+            return Err("a file:// URL needs a path".into());
+        }
+        return Ok(FeedSource::File(base.join(path)));
+    }
+    let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(FeedSource::Http(url)),
+        "http" | "https" => Err(format!("`{raw}` has no host")),
+        other => Err(format!(
+            "scheme `{other}` is not supported (use http, https or file)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("topics.toml"), "").expect("write topics");
+        let path = dir.path().join("chipwatch.toml");
+        std::fs::write(&path, text).expect("write config");
+        Config::load(&path, None)
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let err = load_text(
+            r#"
+            [settings]
+            concurrency = 0
+            [console]
+            enabled = "loud"
+            [[feeds]]
+            id = "Bad Id"
+            name = ""
+            url = "ftp://example.org/feed"
+            lang = "fr"
+            "#,
+        )
+        .expect_err("invalid config");
+        let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "settings.concurrency",
+                "console.enabled",
+                "feeds[0].id",
+                "feeds[0].name",
+                "feeds[0].url",
+                "feeds[0].lang"
+            ]
+        );
+        assert!(
+            err.to_string()
+                .contains("chipwatch.toml: feeds[0].url: scheme `ftp`")
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_is_refused_with_its_line() {
+        let err = load_text("[settings]\npoll_intervall = \"5m\"\n").expect_err("unknown key");
+        let message = err.to_string();
+        assert!(message.contains("poll_intervall"), "{message}");
+        assert!(message.contains("line 2"), "{message}");
+    }
+
+    #[test]
+    fn a_good_config_is_read_with_defaults_and_relative_files() {
+        let config = load_text(
+            r#"
+            [[feeds]]
+            id = "local"
+            name = "Local fixture"
+            url = "file://feeds/a.xml"
+            interval = "90s"
+            [[feeds]]
+            id = "rhc"
+            name = "Red Hot Cyber"
+            url = "https://www.redhotcyber.com/feed/"
+            "#,
+        )
+        .expect("valid config");
+        assert_eq!(config.feeds.len(), 2);
+        assert_eq!(config.feeds[0].interval, Duration::from_secs(90));
+        assert_eq!(config.feeds[1].interval, Duration::from_secs(900));
+        let FeedSource::File(path) = &config.feeds[0].source else {
+            panic!("file source")
+        };
+        assert!(path.ends_with("feeds/a.xml") && path.is_absolute());
+        assert_eq!(config.console.mode, ConsoleMode::Auto);
+    }
+}

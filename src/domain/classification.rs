@@ -1,0 +1,47 @@
+//! What the classifier says about an item: topics with scores, entities, and why.
+
+use super::TopicId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicScore {
+    pub topic: TopicId,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    Company,
+    Chip,
+    Authority,
+    Country,
+    Legal,
+}
+
+/// A named thing found in the text, normalised (`Nvidia` → `NVIDIA`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Entity {
+    pub kind: EntityKind,
+    pub name: String,
+}
+
+/// The classifier's verdict on one item. `topics` holds only the topics over their
+/// threshold, best first; `scores` every topic that scored above zero.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Classification {
+    pub topics: Vec<TopicScore>,
+    pub entities: Vec<Entity>,
+    /// Human-readable reasons, e.g. `export_ban: "divieto di esportazione" (+3.0)`.
+    pub why: Vec<String>,
+}
+
+impl Classification {
+    pub fn is_relevant(&self) -> bool {
+        !self.topics.is_empty()
+    }
+
+    pub fn has_topic(&self, topic: &TopicId) -> bool {
+        self.topics.iter().any(|t| &t.topic == topic)
+    }
+}

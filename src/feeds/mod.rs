@@ -1,0 +1,11 @@
+//! The only user of reqwest and feed-rs: fetching a feed politely (`fetch`), turning its
+//! bytes into clean entries (`parse`), and deciding which addresses may be fetched
+//! (`guard`). Nothing here touches the store or classifies.
+
+pub mod fetch;
+pub mod guard;
+#[path = "parse_shim.rs"]
+pub mod parse;
+pub mod schedule;
+
+pub use fetch::{CacheHints, FetchError, FetchOutcome, Fetcher, FetcherSettings};

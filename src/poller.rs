@@ -1,0 +1,438 @@
+//! The polling loop: polls each feed when it is due, turns new entries into items,
+//! classifies them, and commits seen items, relevant items and their deliveries in one
+//! store transaction. One bad feed never stops the loop: its error is recorded on the
+//! feed's health and the others go on.
+
+use crate::classify::{self, ItemText, Rules};
+use crate::config::{FeedConfig, FeedSource, Settings};
+use crate::domain::{Alert, Classification, Delivery, FeedState, Item, ItemId, Subscription};
+use crate::feeds::parse::{self, FeedBody, ParsedEntry};
+use crate::feeds::schedule::{self, ScheduleInput};
+use crate::feeds::{CacheHints, FetchOutcome, Fetcher};
+use crate::store::{PollCommit, Store, StoreError};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// The flood breaker trips when at least this share of a primed feed's entries is new…
+const FLOOD_SHARE: f64 = 0.8;
+/// …and there are at least this many new entries.
+const FLOOD_MIN_NEW: usize = 8;
+
+/// Everything the poller needs, built once by `app`.
+pub struct Poller {
+    pub store: Store,
+    pub fetcher: Fetcher,
+    pub rules: Arc<Rules>,
+    pub feeds: Vec<FeedConfig>,
+    pub settings: Settings,
+    /// Dispatchers to wake when deliveries are queued.
+    pub wake: Vec<Arc<Notify>>,
+    host_limits: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// What one poll of one feed did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PollOutcome {
+    NotModified,
+    RateLimited {
+        retry_after: Option<Duration>,
+    },
+    Polled {
+        entries: usize,
+        new: usize,
+        relevant: usize,
+        held_by_flood_breaker: bool,
+        first_poll: bool,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct PollReport {
+    pub feed: crate::domain::FeedId,
+    pub outcome: PollOutcome,
+    /// Alerts found new and relevant in this poll (queued unless dry run).
+    pub alerts: Vec<Alert>,
+    /// Relevant items that the first-poll rule recorded without alerting.
+    pub held_first_poll: usize,
+}
+
+impl Poller {
+    pub fn new(
+        store: Store,
+        fetcher: Fetcher,
+        rules: Arc<Rules>,
+        feeds: Vec<FeedConfig>,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            store,
+            fetcher,
+            rules,
+            feeds,
+            settings,
+            wake: Vec::new(),
+            host_limits: Default::default(),
+        }
+    }
+
+    /// Polls every feed whose time has come, until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        tracing::info!(feeds = self.feeds.len(), "poller started");
+        while !shutdown.is_cancelled() {
+            let now = Utc::now();
+            let (due, next) = self.due_feeds(now);
+            if !due.is_empty() {
+                let reports = self.poll_many(due, false).await;
+                for report in &reports {
+                    log_report(report);
+                }
+                continue;
+            }
+            let wait = next
+                .and_then(|at| (at - now).to_std().ok())
+                .unwrap_or(Duration::from_secs(60));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = shutdown.cancelled() => {}
+            }
+        }
+        tracing::info!("poller stopped");
+    }
+
+    /// The feeds due at `now`, and the earliest time another becomes due.
+    fn due_feeds(&self, now: DateTime<Utc>) -> (Vec<FeedConfig>, Option<DateTime<Utc>>) {
+        let mut due = Vec::new();
+        let mut next: Option<DateTime<Utc>> = None;
+        for feed in &self.feeds {
+            let next_poll = match self.store.feed_state(&feed.id) {
+                Ok(state) => state.and_then(|s| s.next_poll),
+                Err(error) => {
+                    tracing::error!(feed = %feed.id, %error, "cannot read feed state; polling it now");
+                    None
+                }
+            };
+            match next_poll {
+                Some(at) if at > now => next = Some(next.map_or(at, |n| n.min(at))),
+                _ => due.push(feed.clone()),
+            }
+        }
+        (due, next)
+    }
+
+    /// Polls `feeds` concurrently within the global and per-host limits.
+    pub async fn poll_many(&self, feeds: Vec<FeedConfig>, dry_run: bool) -> Vec<PollReport> {
+        futures_util::stream::iter(feeds)
+            .map(|feed| async move {
+                let _permit = self.host_permit(&feed.source).acquire_owned().await;
+                self.poll_feed(&feed, Utc::now(), dry_run).await
+            })
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
+            .await
+    }
+
+    fn host_permit(&self, source: &FeedSource) -> Arc<Semaphore> {
+        let host = match source {
+            FeedSource::Http(url) => url.host_str().unwrap_or_default().to_string(),
+            FeedSource::File(_) => String::from("file"),
+        };
+        // The lock is held only to look up the map; a poisoned lock means a panic elsewhere
+        // already, so taking the inner value is the best we can do.
+        let mut limits = self.host_limits.lock().unwrap_or_else(|p| p.into_inner());
+        limits
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_host_concurrency)))
+            .clone()
+    }
+
+    /// Polls one feed and records the outcome; never fails (errors become the outcome).
+    pub async fn poll_feed(
+        &self,
+        feed: &FeedConfig,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> PollReport {
+        match self.try_poll_feed(feed, now, dry_run).await {
+            Ok(report) => report,
+            Err(error) => {
+                tracing::error!(feed = %feed.id, %error, "store error while polling");
+                PollReport {
+                    feed: feed.id.clone(),
+                    outcome: PollOutcome::Failed {
+                        error: error.to_string(),
+                    },
+                    alerts: Vec::new(),
+                    held_first_poll: 0,
+                }
+            }
+        }
+    }
+
+    async fn try_poll_feed(
+        &self,
+        feed: &FeedConfig,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<PollReport, StoreError> {
+        // 1. What we knew about the feed.
+        let mut state = self.store.feed_state(&feed.id)?.unwrap_or_default();
+        state.last_attempt = Some(now);
+        state.polls += 1;
+        // 2. Fetch, conditionally.
+        let fetched = self
+            .fetcher
+            .fetch(
+                &feed.source,
+                state.etag.as_deref(),
+                state.last_modified.as_deref(),
+            )
+            .await;
+        let mut report = PollReport {
+            feed: feed.id.clone(),
+            outcome: PollOutcome::NotModified,
+            alerts: Vec::new(),
+            held_first_poll: 0,
+        };
+        let mut commit = PollCommit::default();
+        let mut schedule = self.schedule_input(feed);
+        match fetched {
+            Ok(FetchOutcome::NotModified { cache }) => {
+                state.not_modified += 1;
+                state.last_status = Some(304);
+                state.last_bytes = 0;
+                mark_success(&mut state, now);
+                schedule.cache = cache;
+            }
+            Ok(FetchOutcome::RateLimited {
+                status,
+                retry_after,
+            }) => {
+                state.last_status = Some(status);
+                schedule.retry_after = Some(retry_after.unwrap_or(self.settings.min_interval));
+                report.outcome = PollOutcome::RateLimited { retry_after };
+            }
+            Ok(FetchOutcome::Body {
+                status,
+                bytes,
+                content_type,
+                etag,
+                last_modified,
+                final_url,
+                cache,
+            }) => {
+                state.last_status = Some(status);
+                state.last_bytes = bytes.len() as u64;
+                schedule.cache = cache;
+                let base_url = final_url.or_else(|| match &feed.source {
+                    FeedSource::Http(url) => Some(url.clone()),
+                    FeedSource::File(_) => None,
+                });
+                let body = FeedBody {
+                    bytes: &bytes,
+                    content_type: content_type.as_deref(),
+                    charset_override: feed.charset.as_deref(),
+                    base_url: base_url.as_ref(),
+                };
+                match parse::parse_feed(&body) {
+                    Ok(parsed) => {
+                        state.etag = etag;
+                        state.last_modified = last_modified;
+                        state.repairs = parsed.repairs.clone();
+                        schedule.ttl = parsed
+                            .ttl_minutes
+                            .map(|m| Duration::from_secs(u64::from(m) * 60));
+                        mark_success(&mut state, now);
+                        self.process_entries(
+                            feed,
+                            &parsed.entries,
+                            now,
+                            &mut state,
+                            &mut commit,
+                            &mut report,
+                        )?;
+                    }
+                    Err(error) => {
+                        record_error(&mut state, now, format!("parse: {error}"), &mut report)
+                    }
+                }
+            }
+            Err(error) => record_error(&mut state, now, format!("fetch: {error}"), &mut report),
+        }
+        // 3. Schedule the next poll and commit everything at once.
+        schedule.consecutive_errors = state.consecutive_errors;
+        state.next_poll = Some(schedule::next_poll(&schedule, now, fastrand::f64()));
+        if dry_run {
+            return Ok(report);
+        }
+        commit.feed = Some((feed.id.clone(), state));
+        let queued = self.store.commit_poll(commit).await?;
+        if !queued.is_empty() {
+            for wake in &self.wake {
+                wake.notify_one();
+            }
+        }
+        Ok(report)
+    }
+
+    fn schedule_input(&self, feed: &FeedConfig) -> ScheduleInput {
+        ScheduleInput {
+            interval: feed.interval,
+            min: self.settings.min_interval,
+            max: self.settings.max_interval,
+            ttl: None,
+            cache: CacheHints::default(),
+            consecutive_errors: 0,
+            retry_after: None,
+        }
+    }
+
+    /// Decides which entries are new, applies the first-poll rule and the flood breaker,
+    /// classifies the new ones and queues their deliveries.
+    fn process_entries(
+        &self,
+        feed: &FeedConfig,
+        entries: &[ParsedEntry],
+        now: DateTime<Utc>,
+        state: &mut FeedState,
+        commit: &mut PollCommit,
+        report: &mut PollReport,
+    ) -> Result<(), StoreError> {
+        let mut fresh: Vec<(ItemId, &ParsedEntry)> = Vec::new();
+        let mut in_this_body = HashSet::new();
+        for entry in entries {
+            let id = parse::item_identity(entry);
+            if in_this_body.insert(id) && !self.store.is_seen(id)? {
+                fresh.push((id, entry));
+            }
+        }
+        state.last_items = entries.len() as u32;
+        let first_poll = !state.primed;
+        let flood = !first_poll
+            && fresh.len() >= FLOOD_MIN_NEW
+            && fresh.len() as f64 >= FLOOD_SHARE * entries.len() as f64;
+        if flood {
+            state.held_items += fresh.len() as u64;
+            state.last_flood = Some(now);
+            tracing::warn!(feed = %feed.id, new = fresh.len(), entries = entries.len(),
+                "flood breaker: most entries look new at once (guid change or CMS migration?); recorded without alerting");
+        }
+        state.primed = true;
+        let subscriptions: Vec<Subscription> = self
+            .store
+            .subscriptions()?
+            .into_iter()
+            .filter(|s| s.active)
+            .collect();
+        // On a first poll only the `backfill` newest entries may alert.
+        let alertable = if first_poll {
+            feed.backfill
+        } else if flood {
+            0
+        } else {
+            usize::MAX
+        };
+        let mut by_age: Vec<&(ItemId, &ParsedEntry)> = fresh.iter().collect();
+        by_age.sort_by_key(|(_, e)| std::cmp::Reverse(e.published));
+        let alertable: HashSet<ItemId> = by_age.iter().take(alertable).map(|(id, _)| *id).collect();
+        let mut relevant = 0;
+        for (id, entry) in &fresh {
+            commit.seen.push(*id);
+            let item = build_item(feed, *id, entry, now);
+            let classification = self.classify(&item);
+            if !classification.is_relevant() {
+                continue;
+            }
+            relevant += 1;
+            commit.items.push(item.clone());
+            if !alertable.contains(id) {
+                report.held_first_poll += usize::from(first_poll);
+                continue;
+            }
+            let alert = Alert {
+                item,
+                classification,
+            };
+            for subscription in subscriptions
+                .iter()
+                .filter(|s| s.wants(&alert.item, &alert.classification))
+            {
+                commit.deliveries.push(Delivery {
+                    id: 0,
+                    chat: subscription.chat.clone(),
+                    alert: alert.clone(),
+                    created: now,
+                    attempts: 0,
+                    last_error: None,
+                    not_before: None,
+                    plain_text: false,
+                });
+            }
+            report.alerts.push(alert);
+        }
+        report.outcome = PollOutcome::Polled {
+            entries: entries.len(),
+            new: fresh.len(),
+            relevant,
+            held_by_flood_breaker: flood,
+            first_poll,
+        };
+        Ok(())
+    }
+
+    fn classify(&self, item: &Item) -> Classification {
+        classify::classify(
+            &self.rules,
+            &ItemText {
+                title: &item.title,
+                text: &item.summary,
+                lang: Some(item.lang),
+            },
+        )
+    }
+}
+
+fn build_item(feed: &FeedConfig, id: ItemId, entry: &ParsedEntry, now: DateTime<Utc>) -> Item {
+    Item {
+        id,
+        feed: feed.id.clone(),
+        outlet: feed.name.clone(),
+        title: entry.title.clone(),
+        summary: entry.summary.clone(),
+        link: entry.link.clone(),
+        published: entry.published,
+        first_seen: now,
+        lang: feed.lang,
+    }
+}
+
+fn mark_success(state: &mut FeedState, now: DateTime<Utc>) {
+    state.last_success = Some(now);
+    state.consecutive_errors = 0;
+    state.failing_since = None;
+    state.failure_reported = false;
+    state.last_error = None;
+}
+
+fn record_error(state: &mut FeedState, now: DateTime<Utc>, error: String, report: &mut PollReport) {
+    state.consecutive_errors += 1;
+    state.failing_since.get_or_insert(now);
+    state.last_error = Some(error.clone());
+    report.outcome = PollOutcome::Failed { error };
+}
+
+fn log_report(report: &PollReport) {
+    match &report.outcome {
+        PollOutcome::Failed { error } => tracing::warn!(feed = %report.feed, %error, "poll failed"),
+        outcome => {
+            tracing::info!(feed = %report.feed, ?outcome, alerts = report.alerts.len(), "polled")
+        }
+    }
+}

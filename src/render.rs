@@ -1,0 +1,111 @@
+//! Pure: an alert → the text each platform shows. Every piece of feed text is made safe
+//! for its target here (control characters removed for terminals); nothing here sends.
+
+use crate::domain::Alert;
+use serde_json::json;
+
+/// Removes control characters (ANSI escapes, newlines, bidi overrides) that a hostile
+/// title could use to forge or hide terminal output, and folds whitespace.
+pub fn terminal_safe(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() || is_bidi_control(c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+}
+
+/// Cuts `text` to at most `max` characters on a char boundary, marking the cut with `…`.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// One readable line per alert: topics, title, outlet, link, why.
+pub fn console_line(alert: &Alert) -> String {
+    let topics: Vec<&str> = alert
+        .classification
+        .topics
+        .iter()
+        .map(|t| t.topic.as_str())
+        .collect();
+    let item = &alert.item;
+    let mut line = format!(
+        "ALERT [{}] {} — {}",
+        topics.join(","),
+        terminal_safe(&truncate(&item.title, 200)),
+        terminal_safe(&item.outlet)
+    );
+    if let Some(link) = &item.link {
+        line.push_str(" <");
+        line.push_str(&terminal_safe(link));
+        line.push('>');
+    }
+    if !alert.classification.why.is_empty() {
+        line.push_str(" · why: ");
+        line.push_str(&terminal_safe(&alert.classification.why.join("; ")));
+    }
+    line
+}
+
+/// The same alert as one JSON object, for `--json` and scripts.
+pub fn json_line(alert: &Alert) -> String {
+    let c = &alert.classification;
+    let scores: serde_json::Map<String, serde_json::Value> = c
+        .topics
+        .iter()
+        .map(|t| (t.topic.to_string(), json!(t.score)))
+        .collect();
+    json!({
+        "item": alert.item.id.to_string(),
+        "feed": alert.item.feed,
+        "outlet": alert.item.outlet,
+        "title": alert.item.title,
+        "link": alert.item.link,
+        "published": alert.item.published,
+        "topics": c.topics.iter().map(|t| t.topic.as_str()).collect::<Vec<_>>(),
+        "scores": scores,
+        "entities": c.entities,
+        "why": c.why,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_text_cannot_forge_terminal_lines() {
+        let cases = [
+            ("plain", "plain"),
+            ("two\nlines", "two lines"),
+            ("\u{1b}[2J\u{1b}[31mred", "[2J [31mred"),
+            ("a\u{202E}evil", "a evil"),
+            ("  spaced \t out ", "spaced out"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(terminal_safe(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("perché", 10), "perché");
+        assert_eq!(truncate("perché sì", 7), "perché…");
+        assert_eq!(truncate("", 3), "");
+    }
+}

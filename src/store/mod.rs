@@ -1,0 +1,293 @@
+//! The only user of sled. Owns the trees, the record encoding and the schema version;
+//! every commit point that a later step relies on is flushed before it returns.
+//! No sled type leaves this module.
+
+mod error;
+mod outbox;
+
+pub use error::StoreError;
+
+use crate::domain::{Delivery, FeedId, FeedState, Item, ItemId, Subscription};
+use chrono::{DateTime, Utc};
+use serde::{Serialize, de::DeserializeOwned};
+use sled::Transactional;
+use std::path::{Path, PathBuf};
+
+/// Bump when a record's encoding changes incompatibly; `open` refuses a mismatch.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META: &str = "meta";
+const SEEN: &str = "seen";
+const ITEMS: &str = "items";
+const FEEDS: &str = "feeds";
+const SUBSCRIPTIONS: &str = "subscriptions";
+const OUTBOX: &str = "outbox";
+const DELIVERED: &str = "delivered";
+const DEAD_LETTERS: &str = "dead_letters";
+
+/// A remembered item: when it was first seen, so the seen-set is pruned by age.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SeenRecord {
+    pub first_seen: DateTime<Utc>,
+}
+
+/// Everything one poll of one feed changes, written in one transaction.
+#[derive(Debug, Default)]
+pub struct PollCommit {
+    pub feed: Option<(FeedId, FeedState)>,
+    pub seen: Vec<ItemId>,
+    /// Relevant items, kept for `/recent`, `/search` and events.
+    pub items: Vec<Item>,
+    /// Deliveries to queue; their `id` is assigned here.
+    pub deliveries: Vec<Delivery>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+    meta: sled::Tree,
+    seen: sled::Tree,
+    items: sled::Tree,
+    feeds: sled::Tree,
+    subscriptions: sled::Tree,
+    outbox: sled::Tree,
+    delivered: sled::Tree,
+    dead_letters: sled::Tree,
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Encode(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(tree: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree: tree.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`, writing the schema version at first open
+    /// and refusing a database written by an incompatible version.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let db = sled::Config::new()
+            .path(dir)
+            .open()
+            .map_err(|e| StoreError::Open {
+                path: dir.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+        let tree = |name: &str| db.open_tree(name).map_err(StoreError::from);
+        let store = Store {
+            path: dir.to_path_buf(),
+            meta: tree(META)?,
+            seen: tree(SEEN)?,
+            items: tree(ITEMS)?,
+            feeds: tree(FEEDS)?,
+            subscriptions: tree(SUBSCRIPTIONS)?,
+            outbox: tree(OUTBOX)?,
+            delivered: tree(DELIVERED)?,
+            dead_letters: tree(DEAD_LETTERS)?,
+            db,
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        match self.meta.get("schema_version")? {
+            None => {
+                self.meta
+                    .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                self.db.flush()?;
+                Ok(())
+            }
+            Some(bytes) => {
+                let found = <[u8; 4]>::try_from(bytes.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        tree: META.into(),
+                        detail: "schema_version is not 4 bytes".into(),
+                    })?;
+                if found == SCHEMA_VERSION {
+                    Ok(())
+                } else {
+                    Err(StoreError::SchemaMismatch {
+                        path: self.path.clone(),
+                        found,
+                        expected: SCHEMA_VERSION,
+                    })
+                }
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes everything sled holds in memory to disk.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn is_seen(&self, id: ItemId) -> Result<bool, StoreError> {
+        Ok(self.seen.contains_key(id.to_bytes())?)
+    }
+
+    pub fn seen_count(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn feed_state(&self, feed: &FeedId) -> Result<Option<FeedState>, StoreError> {
+        self.feeds
+            .get(feed.as_str())?
+            .map(|bytes| decode(FEEDS, &bytes))
+            .transpose()
+    }
+
+    pub fn feed_states(&self) -> Result<Vec<(FeedId, FeedState)>, StoreError> {
+        let mut states = Vec::new();
+        for entry in self.feeds.iter() {
+            let (key, value) = entry?;
+            let id = String::from_utf8_lossy(&key).into_owned();
+            let Ok(id) = FeedId::parse(&id) else { continue };
+            states.push((id, decode(FEEDS, &value)?));
+        }
+        Ok(states)
+    }
+
+    pub async fn put_feed_state(&self, feed: &FeedId, state: &FeedState) -> Result<(), StoreError> {
+        self.feeds.insert(feed.as_str(), encode(state)?)?;
+        self.flush().await
+    }
+
+    pub fn item(&self, id: ItemId) -> Result<Option<Item>, StoreError> {
+        self.items
+            .get(id.to_bytes())?
+            .map(|bytes| decode(ITEMS, &bytes))
+            .transpose()
+    }
+
+    pub fn items(&self) -> Result<Vec<Item>, StoreError> {
+        self.items
+            .iter()
+            .values()
+            .map(|v| decode(ITEMS, &v?))
+            .collect()
+    }
+
+    /// Writes one poll's outcome atomically: the feed's state, the newly seen items, the
+    /// relevant items and their queued deliveries; then flushes. After this returns, a
+    /// crash can neither lose the deliveries nor alert the items again.
+    pub async fn commit_poll(&self, mut commit: PollCommit) -> Result<Vec<Delivery>, StoreError> {
+        for delivery in &mut commit.deliveries {
+            delivery.id = self.db.generate_id()?;
+        }
+        let now = Utc::now();
+        let seen_value = encode(&SeenRecord { first_seen: now })?;
+        let feed = match &commit.feed {
+            Some((id, state)) => Some((id.as_str().as_bytes().to_vec(), encode(state)?)),
+            None => None,
+        };
+        let item_records: Vec<(Vec<u8>, Vec<u8>)> = commit
+            .items
+            .iter()
+            .map(|item| Ok((item.id.to_bytes().to_vec(), encode(item)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let deliveries: Vec<(Vec<u8>, Vec<u8>)> = commit
+            .deliveries
+            .iter()
+            .map(|d| Ok((outbox::key(d), encode(d)?)))
+            .collect::<Result<_, StoreError>>()?;
+        (&self.seen, &self.items, &self.feeds, &self.outbox)
+            .transaction(|(seen, items, feeds, outbox)| {
+                for id in &commit.seen {
+                    seen.insert(&id.to_bytes(), seen_value.as_slice())?;
+                }
+                for (key, value) in &item_records {
+                    items.insert(key.as_slice(), value.as_slice())?;
+                }
+                if let Some((key, value)) = &feed {
+                    feeds.insert(key.as_slice(), value.as_slice())?;
+                }
+                for (key, value) in &deliveries {
+                    outbox.insert(key.as_slice(), value.as_slice())?;
+                }
+                Ok(())
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| {
+                StoreError::from_transaction(e)
+            })?;
+        self.flush().await?;
+        Ok(commit.deliveries)
+    }
+
+    /// Forgets seen items and stored items first seen before `cutoff`. Returns how many.
+    pub fn prune_seen(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in self.seen.iter() {
+            let (key, value) = entry?;
+            let record: SeenRecord = decode(SEEN, &value)?;
+            if record.first_seen < cutoff {
+                self.seen.remove(&key)?;
+                self.items.remove(&key)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    pub fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
+        self.subscriptions
+            .iter()
+            .values()
+            .map(|v| decode(SUBSCRIPTIONS, &v?))
+            .collect()
+    }
+
+    pub fn subscription(
+        &self,
+        chat: &crate::domain::ChatRef,
+    ) -> Result<Option<Subscription>, StoreError> {
+        self.subscriptions
+            .get(chat.key())?
+            .map(|v| decode(SUBSCRIPTIONS, &v))
+            .transpose()
+    }
+
+    pub async fn put_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
+        self.subscriptions
+            .insert(subscription.chat.key(), encode(subscription)?)?;
+        self.flush().await
+    }
+
+    pub async fn remove_subscription(
+        &self,
+        chat: &crate::domain::ChatRef,
+    ) -> Result<bool, StoreError> {
+        let removed = self.subscriptions.remove(chat.key())?.is_some();
+        self.flush().await?;
+        Ok(removed)
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Values that callers of the outbox keep; see `outbox.rs`.
+pub use outbox::{DeadLetter, NextDelivery, OutboxStats};

@@ -1,0 +1,7 @@
+//! The one integration-test binary (ripgrep's habit: one binary links faster than many).
+//! Every test is hermetic: feeds come from a local HTTP server on 127.0.0.1:0, the
+//! database lives in a temporary directory, and nothing connects anywhere else.
+
+mod support;
+
+mod run_binary;
