@@ -58,13 +58,7 @@ pub async fn build(config: &Config, options: RunOptions) -> anyhow::Result<Parts
     if console_on {
         notifiers.push(Arc::new(ConsoleNotifier { json: options.json }));
     }
-    let poller = Poller::new(
-        store.clone(),
-        fetcher,
-        rules,
-        config.feeds.clone(),
-        config.settings.clone(),
-    );
+    let poller = Poller::new(store.clone(), fetcher, rules, config);
     Ok(Parts {
         store,
         poller,

@@ -58,7 +58,30 @@ struct RawConfig {
     #[serde(default)]
     telegram: RawTelegram,
     #[serde(default)]
+    events: RawEvents,
+    #[serde(default)]
     feeds: Vec<RawFeed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawEvents {
+    #[serde(with = "humantime_serde")]
+    window: Duration,
+    min_score: f32,
+    #[serde(with = "humantime_serde")]
+    follow_up_interval: Duration,
+}
+
+impl Default for RawEvents {
+    fn default() -> Self {
+        let params = crate::events::EventParams::default();
+        Self {
+            window: params.window,
+            min_score: params.min_score,
+            follow_up_interval: Duration::from_secs(6 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +108,7 @@ struct RawSettings {
     #[serde(with = "humantime_serde")]
     retention: Duration,
     allow_private_addresses: bool,
+    time_zone: String,
 }
 
 impl Default for RawSettings {
@@ -110,6 +134,7 @@ impl Default for RawSettings {
             backfill: 0,
             retention: Duration::from_secs(90 * 86400),
             allow_private_addresses: false,
+            time_zone: "Europe/Rome".to_string(),
         }
     }
 }
@@ -129,6 +154,14 @@ struct RawTelegram {
     api_url: Option<String>,
     #[serde(default)]
     admins: Vec<i64>,
+    #[serde(default)]
+    link_preview: bool,
+    #[serde(default = "default_true")]
+    admins_only: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,9 +224,20 @@ pub struct ConsoleConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct EventsConfig {
+    pub params: crate::events::EventParams,
+    /// At most one "also reported by" follow-up per chat and event in this interval.
+    pub follow_up_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
 pub struct TelegramConfig {
     pub api_url: Option<Url>,
+    /// Operators: Telegram user ids allowed `/feeds`, `/addfeed`, `/removefeed`.
     pub admins: Vec<i64>,
+    pub link_preview: bool,
+    /// In groups, only chat admins may change the subscription.
+    pub admins_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -212,6 +256,7 @@ pub struct Settings {
     pub per_host_concurrency: usize,
     pub retention: Duration,
     pub allow_private_addresses: bool,
+    pub time_zone: chrono_tz::Tz,
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +265,7 @@ pub struct Config {
     pub settings: Settings,
     pub console: ConsoleConfig,
     pub telegram: TelegramConfig,
+    pub events: EventsConfig,
     pub feeds: Vec<FeedConfig>,
     /// The topic rules' text, read from `settings.topics_file`; compiled by `classify`.
     pub topics_toml: String,
@@ -282,6 +328,16 @@ fn validate(
             "must be at least 1024".into(),
         );
     }
+    let time_zone = s.time_zone.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
+        problem(
+            "settings.time_zone".into(),
+            format!(
+                "`{}` is not an IANA time zone such as Europe/Rome",
+                s.time_zone
+            ),
+        );
+        chrono_tz::Europe::Rome
+    });
     let topics_file = base.join(&s.topics_file);
     let topics_toml = match std::fs::read_to_string(&topics_file) {
         Ok(text) => text,
@@ -324,6 +380,9 @@ fn validate(
         }
     };
 
+    if !(0.0..=2.0).contains(&raw.events.min_score) {
+        problem("events.min_score".into(), "must be between 0 and 2".into());
+    }
     let raw_feed_count = raw.feeds.len();
     let mut feeds = Vec::new();
     let mut seen_ids = std::collections::HashSet::new();
@@ -408,6 +467,7 @@ fn validate(
             per_host_concurrency: s.per_host_concurrency,
             retention: s.retention,
             allow_private_addresses: s.allow_private_addresses,
+            time_zone,
         },
         console: ConsoleConfig {
             mode: console_mode,
@@ -416,6 +476,15 @@ fn validate(
         telegram: TelegramConfig {
             api_url,
             admins: raw.telegram.admins,
+            link_preview: raw.telegram.link_preview,
+            admins_only: raw.telegram.admins_only,
+        },
+        events: EventsConfig {
+            params: crate::events::EventParams {
+                window: raw.events.window,
+                min_score: raw.events.min_score,
+            },
+            follow_up_interval: raw.events.follow_up_interval,
         },
         feeds,
         topics_toml,

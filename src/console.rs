@@ -19,9 +19,9 @@ impl Notifier for ConsoleNotifier {
     fn send<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<Receipt, SendError>> {
         Box::pin(async move {
             let line = if self.json {
-                render::json_line(&delivery.alert)
+                render::json_delivery(delivery)
             } else {
-                render::console_line(&delivery.alert)
+                render::console_delivery(delivery)
             };
             let mut stdout = std::io::stdout().lock();
             // A closed stdout (a pipe whose reader left) is worth retrying later, not a reason

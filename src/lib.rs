@@ -2,15 +2,18 @@
 //! news and alerts the chats that follow it. See ARCHITECTURE.md for the map.
 
 pub mod app;
-#[path = "classify_shim.rs"]
 pub mod classify;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod console;
 pub mod dispatcher;
 pub mod domain;
+pub mod events;
 pub mod feeds;
+pub mod i18n;
 pub mod notify;
 pub mod poller;
 pub mod render;
+pub mod secrets;
 pub mod store;

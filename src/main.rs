@@ -6,8 +6,14 @@ use std::io::IsTerminal;
 
 fn main() {
     let cli = chipwatch::cli::Cli::parse();
+    // Before anything can log: tokens are redacted from every line written.
+    for name in ["TELOXIDE_TOKEN", "DISCORD_TOKEN"] {
+        if let Ok(token) = std::env::var(name) {
+            chipwatch::secrets::register(&token);
+        }
+    }
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(chipwatch::secrets::RedactingStderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CHIPWATCH_LOG").unwrap_or_else(|_| {

@@ -1,6 +1,6 @@
 //! A feed item as chipwatch keeps it, and the alert and delivery made from it.
 
-use super::{ChatRef, Classification, FeedId, ItemId};
+use super::{ChatRef, Classification, EventId, FeedId, ItemId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +59,19 @@ pub struct Alert {
     pub classification: Classification,
 }
 
+/// What a delivery says: a new story, or that more outlets now report one already sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum DeliveryKind {
+    #[default]
+    Alert,
+    /// "Also reported by …": the outlets that joined since the chat was last told.
+    FollowUp {
+        outlets: Vec<String>,
+        sources: usize,
+    },
+}
+
 /// One alert queued for one chat, kept in the outbox until the platform accepts it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -66,6 +79,11 @@ pub struct Delivery {
     pub id: u64,
     pub chat: ChatRef,
     pub alert: Alert,
+    /// The event the alert's item belongs to.
+    #[serde(default)]
+    pub event: Option<EventId>,
+    #[serde(default)]
+    pub kind: DeliveryKind,
     pub created: DateTime<Utc>,
     #[serde(default)]
     pub attempts: u32,
@@ -77,4 +95,28 @@ pub struct Delivery {
     /// Set after the platform refused the formatted message: the retry goes as plain text.
     #[serde(default)]
     pub plain_text: bool,
+}
+
+impl Delivery {
+    /// A new delivery of `alert` to `chat`; the store assigns the id when it queues it.
+    pub fn new(
+        chat: ChatRef,
+        alert: Alert,
+        event: Option<EventId>,
+        kind: DeliveryKind,
+        created: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: 0,
+            chat,
+            alert,
+            event,
+            kind,
+            created,
+            attempts: 0,
+            last_error: None,
+            not_before: None,
+            plain_text: false,
+        }
+    }
 }

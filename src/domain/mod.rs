@@ -3,6 +3,7 @@
 
 mod chat;
 mod classification;
+mod event;
 mod feed;
 mod ids;
 mod item;
@@ -10,7 +11,8 @@ mod subscription;
 
 pub use chat::{ChatRef, Platform};
 pub use classification::{Classification, Entity, EntityKind, TopicScore};
+pub use event::{Event, EventId, EventSource};
 pub use feed::FeedState;
 pub use ids::{FeedId, IdError, ItemId, TopicId, stable_hash};
-pub use item::{Alert, Delivery, Item, Lang};
+pub use item::{Alert, Delivery, DeliveryKind, Item, Lang};
 pub use subscription::{DeliveryMode, QuietHours, Subscription};

@@ -4,7 +4,6 @@
 
 pub mod fetch;
 pub mod guard;
-#[path = "parse_shim.rs"]
 pub mod parse;
 pub mod schedule;
 

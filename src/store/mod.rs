@@ -3,11 +3,15 @@
 //! No sled type leaves this module.
 
 mod error;
+mod events;
 mod outbox;
 
 pub use error::StoreError;
+pub use events::EventDelivery;
 
-use crate::domain::{Delivery, FeedId, FeedState, Item, ItemId, Subscription};
+use crate::domain::{
+    ChatRef, Delivery, Event, EventId, FeedId, FeedState, Item, ItemId, Subscription,
+};
 use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 use sled::Transactional;
@@ -24,6 +28,9 @@ const SUBSCRIPTIONS: &str = "subscriptions";
 const OUTBOX: &str = "outbox";
 const DELIVERED: &str = "delivered";
 const DEAD_LETTERS: &str = "dead_letters";
+const EVENTS: &str = "events";
+const EVENT_INDEX: &str = "event_index";
+const EVENT_DELIVERIES: &str = "event_deliveries";
 
 /// A remembered item: when it was first seen, so the seen-set is pruned by age.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -40,6 +47,10 @@ pub struct PollCommit {
     pub items: Vec<Item>,
     /// Deliveries to queue; their `id` is assigned here.
     pub deliveries: Vec<Delivery>,
+    /// Events created or grown by this poll.
+    pub events: Vec<Event>,
+    /// Per chat and event: when a delivery about it was last queued.
+    pub event_deliveries: Vec<(EventId, ChatRef, EventDelivery)>,
 }
 
 #[derive(Clone)]
@@ -54,6 +65,9 @@ pub struct Store {
     outbox: sled::Tree,
     delivered: sled::Tree,
     dead_letters: sled::Tree,
+    events: sled::Tree,
+    event_index: sled::Tree,
+    event_deliveries: sled::Tree,
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -93,6 +107,9 @@ impl Store {
             outbox: tree(OUTBOX)?,
             delivered: tree(DELIVERED)?,
             dead_letters: tree(DEAD_LETTERS)?,
+            events: tree(EVENTS)?,
+            event_index: tree(EVENT_INDEX)?,
+            event_deliveries: tree(EVENT_DELIVERIES)?,
             db,
         };
         store.check_schema()?;
@@ -211,22 +228,49 @@ impl Store {
             .iter()
             .map(|d| Ok((outbox::key(d), encode(d)?)))
             .collect::<Result<_, StoreError>>()?;
-        (&self.seen, &self.items, &self.feeds, &self.outbox)
-            .transaction(|(seen, items, feeds, outbox)| {
-                for id in &commit.seen {
-                    seen.insert(&id.to_bytes(), seen_value.as_slice())?;
-                }
-                for (key, value) in &item_records {
-                    items.insert(key.as_slice(), value.as_slice())?;
-                }
-                if let Some((key, value)) = &feed {
-                    feeds.insert(key.as_slice(), value.as_slice())?;
-                }
-                for (key, value) in &deliveries {
-                    outbox.insert(key.as_slice(), value.as_slice())?;
-                }
-                Ok(())
-            })
+        let events: Vec<(&Event, Vec<u8>)> = commit
+            .events
+            .iter()
+            .map(|e| Ok((e, encode(e)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let event_deliveries: Vec<(Vec<u8>, Vec<u8>)> = commit
+            .event_deliveries
+            .iter()
+            .map(|(event, chat, record)| Self::event_delivery_entry(event, chat, record))
+            .collect::<Result<_, StoreError>>()?;
+        let trees = (
+            &self.seen,
+            &self.items,
+            &self.feeds,
+            &self.outbox,
+            &self.events,
+            &self.event_index,
+            &self.event_deliveries,
+        );
+        trees
+            .transaction(
+                |(seen, items, feeds, outbox, events_tree, index, event_deliveries_tree)| {
+                    for id in &commit.seen {
+                        seen.insert(&id.to_bytes(), seen_value.as_slice())?;
+                    }
+                    for (key, value) in &item_records {
+                        items.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    if let Some((key, value)) = &feed {
+                        feeds.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    for (key, value) in &deliveries {
+                        outbox.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    for (event, value) in &events {
+                        events::upsert(events_tree, index, event, value)?;
+                    }
+                    for (key, value) in &event_deliveries {
+                        event_deliveries_tree.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    Ok(())
+                },
+            )
             .map_err(|e: sled::transaction::TransactionError<()>| {
                 StoreError::from_transaction(e)
             })?;

@@ -3,9 +3,11 @@
 //! store transaction. One bad feed never stops the loop: its error is recorded on the
 //! feed's health and the others go on.
 
+mod route;
+
 use crate::classify::{self, ItemText, Rules};
-use crate::config::{FeedConfig, FeedSource, Settings};
-use crate::domain::{Alert, Classification, Delivery, FeedState, Item, ItemId, Subscription};
+use crate::config::{EventsConfig, FeedConfig, FeedSource, Settings};
+use crate::domain::{Alert, Classification, FeedState, Item, ItemId};
 use crate::feeds::parse::{self, FeedBody, ParsedEntry};
 use crate::feeds::schedule::{self, ScheduleInput};
 use crate::feeds::{CacheHints, FetchOutcome, Fetcher};
@@ -30,9 +32,13 @@ pub struct Poller {
     pub rules: Arc<Rules>,
     pub feeds: Vec<FeedConfig>,
     pub settings: Settings,
+    pub events: EventsConfig,
     /// Dispatchers to wake when deliveries are queued.
     pub wake: Vec<Arc<Notify>>,
     host_limits: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Held from routing items into events until the commit, so that two feeds polled
+    /// at once cannot start two events for one story.
+    commit_lock: tokio::sync::Mutex<()>,
 }
 
 /// What one poll of one feed did.
@@ -69,17 +75,18 @@ impl Poller {
         store: Store,
         fetcher: Fetcher,
         rules: Arc<Rules>,
-        feeds: Vec<FeedConfig>,
-        settings: Settings,
+        config: &crate::config::Config,
     ) -> Self {
         Self {
             store,
             fetcher,
             rules,
-            feeds,
-            settings,
+            feeds: config.feeds.clone(),
+            settings: config.settings.clone(),
+            events: config.events.clone(),
             wake: Vec::new(),
             host_limits: Default::default(),
+            commit_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -203,6 +210,7 @@ impl Poller {
         };
         let mut commit = PollCommit::default();
         let mut schedule = self.schedule_input(feed);
+        let mut commit_guard: Option<tokio::sync::MutexGuard<'_, ()>> = None;
         match fetched {
             Ok(FetchOutcome::NotModified { cache }) => {
                 state.not_modified += 1;
@@ -243,6 +251,8 @@ impl Poller {
                 };
                 match parse::parse_feed(&body) {
                     Ok(parsed) => {
+                        // Entries are routed into events and committed under one lock.
+                        let guard = self.commit_lock.lock().await;
                         state.etag = etag;
                         state.last_modified = last_modified;
                         state.repairs = parsed.repairs.clone();
@@ -258,6 +268,7 @@ impl Poller {
                             &mut commit,
                             &mut report,
                         )?;
+                        commit_guard = Some(guard);
                     }
                     Err(error) => {
                         record_error(&mut state, now, format!("parse: {error}"), &mut report)
@@ -274,6 +285,7 @@ impl Poller {
         }
         commit.feed = Some((feed.id.clone(), state));
         let queued = self.store.commit_poll(commit).await?;
+        drop(commit_guard);
         if !queued.is_empty() {
             for wake in &self.wake {
                 wake.notify_one();
@@ -325,12 +337,7 @@ impl Poller {
                 "flood breaker: most entries look new at once (guid change or CMS migration?); recorded without alerting");
         }
         state.primed = true;
-        let subscriptions: Vec<Subscription> = self
-            .store
-            .subscriptions()?
-            .into_iter()
-            .filter(|s| s.active)
-            .collect();
+        let mut routing = route::Routing::load(&self.store, &self.events, now)?;
         // On a first poll only the `backfill` newest entries may alert.
         let alertable = if first_poll {
             feed.backfill
@@ -360,23 +367,12 @@ impl Poller {
                 item,
                 classification,
             };
-            for subscription in subscriptions
-                .iter()
-                .filter(|s| s.wants(&alert.item, &alert.classification))
-            {
-                commit.deliveries.push(Delivery {
-                    id: 0,
-                    chat: subscription.chat.clone(),
-                    alert: alert.clone(),
-                    created: now,
-                    attempts: 0,
-                    last_error: None,
-                    not_before: None,
-                    plain_text: false,
-                });
+            let (_event, is_new) = routing.route(&alert, commit)?;
+            if is_new {
+                report.alerts.push(alert);
             }
-            report.alerts.push(alert);
         }
+        routing.finish(commit);
         report.outcome = PollOutcome::Polled {
             entries: entries.len(),
             new: fresh.len(),

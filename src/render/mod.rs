@@ -1,7 +1,15 @@
-//! Pure: an alert → the text each platform shows. Every piece of feed text is made safe
-//! for its target here (control characters removed for terminals); nothing here sends.
+//! Pure: an alert or a reply → the text each platform shows. Every piece of feed text is
+//! made safe for its target here (escaped for Telegram HTML, control characters removed
+//! for terminals); nothing here sends.
 
-use crate::domain::Alert;
+mod alert;
+pub mod doc;
+pub mod telegram;
+
+pub use alert::alert_doc;
+pub use doc::{Doc, Span};
+
+use crate::domain::{Alert, Delivery, DeliveryKind};
 use serde_json::json;
 
 /// Removes control characters (ANSI escapes, newlines, bidi overrides) that a hostile
@@ -61,8 +69,34 @@ pub fn console_line(alert: &Alert) -> String {
     line
 }
 
-/// The same alert as one JSON object, for `--json` and scripts.
+/// A delivery as a console line: the alert, or an "ALSO" line for a follow-up.
+pub fn console_delivery(delivery: &Delivery) -> String {
+    let event = delivery
+        .event
+        .as_ref()
+        .map_or(String::new(), |e| format!(" · event {e}"));
+    match &delivery.kind {
+        DeliveryKind::Alert => {
+            let line = console_line(&delivery.alert);
+            match line.find(" · why: ") {
+                Some(at) => format!("{}{event}{}", &line[..at], &line[at..]),
+                None => format!("{line}{event}"),
+            }
+        }
+        DeliveryKind::FollowUp { outlets, sources } => format!(
+            "ALSO{event}: {} — {sources} sources: {}",
+            terminal_safe(&truncate(&delivery.alert.item.title, 200)),
+            terminal_safe(&outlets.join(", "))
+        ),
+    }
+}
+
+/// The same alert as one JSON line, for `--json` and scripts.
 pub fn json_line(alert: &Alert) -> String {
+    json_value(alert).to_string()
+}
+
+fn json_value(alert: &Alert) -> serde_json::Value {
     let c = &alert.classification;
     let scores: serde_json::Map<String, serde_json::Value> = c
         .topics
@@ -81,7 +115,16 @@ pub fn json_line(alert: &Alert) -> String {
         "entities": c.entities,
         "why": c.why,
     })
-    .to_string()
+}
+
+/// A delivery as one JSON object: the alert's fields plus its event and kind.
+pub fn json_delivery(delivery: &Delivery) -> String {
+    let mut value = json_value(&delivery.alert);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("event".into(), json!(delivery.event));
+        object.insert("delivery".into(), json!(delivery.kind));
+    }
+    value.to_string()
 }
 
 #[cfg(test)]

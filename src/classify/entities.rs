@@ -1,0 +1,46 @@
+//! Entities named in an item: the configured aliases that matched (longest match wins, so
+//! "Ascend 910C" is not also "Ascend"), plus ECCN codes recognised by their shape.
+//! Returns canonical names only, deduplicated and sorted by kind then name.
+
+use super::Rules;
+use super::matcher::TermHit;
+use super::normalize::Folded;
+use crate::domain::{Entity, EntityKind};
+
+pub(crate) fn extract(rules: &Rules, folded: &Folded, hits: &[TermHit]) -> Vec<Entity> {
+    let named: Vec<(TermHit, u32)> = hits
+        .iter()
+        .flat_map(|hit| {
+            rules.term_entities[hit.term as usize]
+                .iter()
+                .map(move |&e| (*hit, e))
+        })
+        .collect();
+    let mut entities: Vec<Entity> = named
+        .iter()
+        .filter(|(hit, entity)| !inside_longer(&named, *hit, *entity, rules))
+        .map(|(_, entity)| rules.entities[*entity as usize].clone())
+        .collect();
+    for &word in &folded.eccn_words {
+        let code = folded.word(word as usize).to_ascii_uppercase();
+        entities.push(Entity {
+            kind: EntityKind::Legal,
+            name: format!("ECCN {code}"),
+        });
+    }
+    entities.sort();
+    entities.dedup();
+    entities
+}
+
+/// Whether another alias of the same kind covers `hit` and is longer: "ascend 910c" hides
+/// "ascend", "dipartimento del commercio" hides nothing of another kind.
+fn inside_longer(named: &[(TermHit, u32)], hit: TermHit, entity: u32, rules: &Rules) -> bool {
+    let kind = rules.entities[entity as usize].kind;
+    named.iter().any(|(other, other_entity)| {
+        rules.entities[*other_entity as usize].kind == kind
+            && other.start <= hit.start
+            && hit.end <= other.end
+            && other.end - other.start > hit.end - hit.start
+    })
+}

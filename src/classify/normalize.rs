@@ -1,0 +1,307 @@
+//! Italian-aware text normalisation: lowercase, accent folding, elision split, word
+//! boundaries, language detection and Snowball stems. Pure functions over `&str`; never
+//! allocates more than the output it returns or the buffer it is given.
+
+use crate::domain::Lang;
+use rust_stemmers::{Algorithm, Stemmer};
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+
+/// Folded text laid out for matching: `" w1 w2 … wn "`, one space before and after every
+/// word, so that `" stem"` matches a word start and `" word "` a whole word. The buffers are
+/// reused across items (see `Folded::clear`) so the hot path allocates nothing once warm.
+#[derive(Debug, Default)]
+pub(crate) struct Folded {
+    pub text: String,
+    /// Byte offset of each word's first byte in `text`.
+    pub word_starts: Vec<u32>,
+    /// Byte offset just past each word's last byte.
+    pub word_ends: Vec<u32>,
+    /// Indexes of words shaped like an ECCN (`3a090`): digit, category letter, three digits.
+    pub eccn_words: Vec<u32>,
+}
+
+impl Folded {
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.word_starts.clear();
+        self.word_ends.clear();
+        self.eccn_words.clear();
+    }
+
+    pub fn word_count(&self) -> usize {
+        self.word_starts.len()
+    }
+
+    pub fn word(&self, index: usize) -> &str {
+        let start = self.word_starts[index] as usize;
+        let end = self.word_ends[index] as usize;
+        &self.text[start..end]
+    }
+
+    /// The words `start..end`, joined by single spaces (how spans are shown in `why`).
+    pub fn span(&self, start: usize, end: usize) -> &str {
+        if start >= end || end > self.word_count() {
+            return "";
+        }
+        &self.text[self.word_starts[start] as usize..self.word_ends[end - 1] as usize]
+    }
+
+    /// Appends `input` to the folded text. Called once for the title and once for the body;
+    /// word indexes keep counting across calls.
+    pub fn push(&mut self, input: &str) {
+        if self.text.is_empty() {
+            self.text.push(' ');
+        }
+        let bytes = input.as_bytes();
+        let mut in_word = false;
+        let mut at = 0;
+        while at < bytes.len() {
+            if bytes[at].is_ascii_alphanumeric() {
+                // The common case, a run of ASCII letters and digits, is copied in one go.
+                let run = bytes[at..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric())
+                    .count();
+                self.start_word(&mut in_word);
+                let from = self.text.len();
+                self.text.push_str(&input[at..at + run]);
+                self.text[from..].make_ascii_lowercase();
+                at += run;
+                continue;
+            }
+            // `at` only ever moves by whole characters, so it is a char boundary.
+            let Some(c) = input[at..].chars().next() else {
+                break;
+            };
+            at += c.len_utf8();
+            if c.is_ascii() {
+                self.end_word(&mut in_word);
+            } else if is_combining_mark(c) {
+                // A combining accent belongs to the letter before it: dropping it is the fold,
+                // and it must not split the word (decomposed "perche\u{301}").
+            } else if c.is_alphanumeric() {
+                for lower in c.to_lowercase() {
+                    fold_char(lower, |base| self.push_word_char(&mut in_word, base));
+                }
+            } else {
+                // Apostrophes (' ’ ‘ ʼ), hyphens and punctuation all separate words: this is
+                // what splits the elisions "l'export", "dell’H20" into "l export", "dell h20".
+                self.end_word(&mut in_word);
+            }
+        }
+        self.end_word(&mut in_word);
+    }
+
+    fn start_word(&mut self, in_word: &mut bool) {
+        if !*in_word {
+            *in_word = true;
+            self.word_starts.push(to_u32(self.text.len()));
+        }
+    }
+
+    fn push_word_char(&mut self, in_word: &mut bool, c: char) {
+        self.start_word(in_word);
+        self.text.push(c);
+    }
+
+    fn end_word(&mut self, in_word: &mut bool) {
+        if !*in_word {
+            return;
+        }
+        *in_word = false;
+        self.word_ends.push(to_u32(self.text.len()));
+        let index = self.word_count() - 1;
+        if is_eccn(self.word(index)) {
+            self.eccn_words.push(to_u32(index));
+        }
+        self.text.push(' ');
+    }
+}
+
+/// Offsets are kept as u32 to halve the buffers; `classify` caps its input far below 4 GiB,
+/// and saturating keeps any other caller from panicking.
+fn to_u32(value: usize) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+/// Strips accents from one lowercase letter: the common Italian ones by table (the hot
+/// path), anything else by canonical decomposition without its combining marks.
+fn fold_char(c: char, mut emit: impl FnMut(char)) {
+    let base = match c {
+        'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+        'è' | 'é' | 'ê' | 'ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' => 'i',
+        'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' => 'u',
+        'ç' => 'c',
+        'ñ' => 'n',
+        _ => {
+            decompose_canonical(c, |d| {
+                if !is_combining_mark(d) {
+                    emit(d);
+                }
+            });
+            return;
+        }
+    };
+    emit(base);
+}
+
+/// An Export Control Classification Number such as `3a090` (folded): a digit 0–9, a
+/// category letter a–e, and three digits.
+fn is_eccn(word: &str) -> bool {
+    let b = word.as_bytes();
+    b.len() == 5
+        && b[0].is_ascii_digit()
+        && (b'a'..=b'e').contains(&b[1])
+        && b[2..].iter().all(u8::is_ascii_digit)
+}
+
+/// Lowercase, accent-folded, elision-split text: words separated by single spaces.
+pub fn fold(text: &str) -> String {
+    let mut folded = Folded::default();
+    folded.push(text);
+    folded.text.trim().to_string()
+}
+
+/// Words that tell Italian from English; counted, never matched as topic terms. A `match`
+/// compiles to a length switch and a few compares, which keeps detection off the profile.
+fn stop_word_lang(word: &str) -> Option<Lang> {
+    match word {
+        "il" | "lo" | "la" | "gli" | "le" | "di" | "del" | "della" | "dei" | "delle" | "degli"
+        | "dell" | "che" | "per" | "con" | "non" | "una" | "un" | "sono" | "nel" | "nella"
+        | "alla" | "al" | "ai" | "alle" | "all" | "da" | "dal" | "dalla" | "ha" | "hanno"
+        | "anche" | "come" | "piu" | "ma" | "si" | "sul" | "sulla" | "tra" | "e" | "questo"
+        | "questa" | "nell" | "sull" | "perche" | "ancora" | "essere" | "stato" | "sua" | "suo" => {
+            Some(Lang::It)
+        }
+        "the" | "of" | "and" | "to" | "in" | "is" | "for" | "on" | "with" | "that" | "by"
+        | "from" | "as" | "are" | "was" | "it" | "its" | "at" | "be" | "has" | "have" | "will"
+        | "said" | "this" | "an" | "which" | "would" | "after" | "but" | "not" | "or" | "their"
+        | "been" | "were" | "says" | "than" | "into" | "over" => Some(Lang::En),
+        _ => None,
+    }
+}
+
+pub fn is_stop_word(word: &str) -> bool {
+    stop_word_lang(word).is_some()
+}
+
+/// Counts Italian and English stop words; a tie (or no words) is Italian, the language of
+/// the outlets chipwatch was built for.
+pub(crate) fn detect_folded(folded: &Folded) -> Lang {
+    let (mut italian, mut english) = (0u32, 0u32);
+    for index in 0..folded.word_count() {
+        match stop_word_lang(folded.word(index)) {
+            Some(Lang::It) => italian += 1,
+            Some(Lang::En) => english += 1,
+            None => {}
+        }
+    }
+    if english > italian {
+        Lang::En
+    } else {
+        Lang::It
+    }
+}
+
+/// The language of `text`, by stop-word counting.
+pub fn detect_lang(text: &str) -> Lang {
+    let mut folded = Folded::default();
+    folded.push(text);
+    detect_folded(&folded)
+}
+
+pub(crate) fn stemmer(lang: Lang) -> Stemmer {
+    Stemmer::create(match lang {
+        Lang::It => Algorithm::Italian,
+        Lang::En => Algorithm::English,
+    })
+}
+
+/// Folded, elision-split, Snowball-stemmed tokens of `text` in `lang`.
+pub fn stems(text: &str, lang: Lang) -> Vec<String> {
+    let mut folded = Folded::default();
+    folded.push(text);
+    let stemmer = stemmer(lang);
+    (0..folded.word_count())
+        .map(|index| stemmer.stem(folded.word(index)).into_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_handles_accents_elision_and_model_names() {
+        let cases = [
+            ("Perché la Cina?", "perche la cina"),
+            ("l'export dell’H20", "l export dell h20"),
+            ("L‘AJA e l`UE", "l aja e l ue"),
+            ("NVIDIA H200, B200 e MI308", "nvidia h200 b200 e mi308"),
+            ("ECCN 3A090.a", "eccn 3a090 a"),
+            ("open-source MiDashengLM-7B", "open source midashenglm 7b"),
+            ("perche\u{301} COSÌ", "perche cosi"),
+            ("Ascend 910C — SMIC N+2", "ascend 910c smic n 2"),
+            ("ŁÓDŹ straße", "łodz straße"),
+            ("", ""),
+            ("  ¿¡!!  ", ""),
+        ];
+        for (input, expect) in cases {
+            assert_eq!(fold(input), expect, "fold({input:?})");
+        }
+    }
+
+    #[test]
+    fn words_and_eccn_codes_are_indexed() {
+        let mut folded = Folded::default();
+        folded.push("Controlli su 3A090 e 4A090");
+        folded.push("H20");
+        assert_eq!(folded.text, " controlli su 3a090 e 4a090 h20 ");
+        assert_eq!(folded.word_count(), 6);
+        assert_eq!(folded.word(5), "h20");
+        assert_eq!(folded.span(2, 5), "3a090 e 4a090");
+        assert_eq!(folded.eccn_words, vec![2, 4]);
+        assert_eq!(folded.span(4, 99), "");
+    }
+
+    #[test]
+    fn language_is_detected_by_stop_words() {
+        let cases = [
+            (
+                "Gli Stati Uniti hanno revocato il divieto di vendita del chip",
+                Lang::It,
+            ),
+            (
+                "The US has lifted the ban on sales of the chip to China",
+                Lang::En,
+            ),
+            ("", Lang::It),
+            ("NVIDIA H20", Lang::It),
+        ];
+        for (text, expect) in cases {
+            assert_eq!(detect_lang(text), expect, "{text}");
+        }
+    }
+
+    #[test]
+    fn stems_follow_snowball() {
+        let cases = [
+            (
+                "esportazioni esportare restrizioni dazi",
+                Lang::It,
+                "esport esport restrizion daz",
+            ),
+            ("dell’esportazione", Lang::It, "dell esport"),
+            (
+                "export restrictions banned",
+                Lang::En,
+                "export restrict ban",
+            ),
+        ];
+        for (text, lang, expect) in cases {
+            assert_eq!(stems(text, lang).join(" "), expect, "{text}");
+        }
+    }
+}

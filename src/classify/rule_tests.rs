@@ -1,0 +1,295 @@
+//! Table-driven tests of each rule kind on a small rule file, of entity extraction on the
+//! shipped `topics.toml`, of config errors, and of hostile input.
+
+use super::{EntityKind, ItemText, Lang, Rules, classify};
+
+/// One topic per rule kind, so each case checks exactly one mechanism.
+const SMALL_RULES: &str = r#"
+[groups.chip]
+names = ["chip", "h20"]
+[groups.ban_words]
+it = ["divieto"]
+en = ["ban"]
+[groups.negation]
+it = ["=non"]
+en = ["=not"]
+
+[[topic]]
+id = "term"
+name_it = "t"
+name_en = "t"
+threshold = 2.0
+[[topic.rule]]
+weight = 2.0
+it = ["esportazione"]
+en = ["curb"]
+
+[[topic]]
+id = "phrase"
+name_it = "p"
+name_en = "p"
+threshold = 2.0
+[[topic.rule]]
+weight = 2.0
+it = ["lista nera"]
+
+[[topic]]
+id = "proximity"
+name_it = "x"
+name_en = "x"
+threshold = 2.0
+context = ["chip"]
+[[topic.rule]]
+weight = 2.0
+names = ["@ban_words"]
+near = ["chip"]
+within = 2
+unless = ["negation"]
+unless_within = 1
+
+[[topic]]
+id = "lifted"
+name_it = "l"
+name_en = "l"
+threshold = 2.0
+[[topic.rule]]
+weight = 3.0
+it = ["revocare"]
+en = ["lift"]
+near = ["ban_words"]
+within = 3
+unless = ["negation"]
+flips = "proximity"
+
+[[topic]]
+id = "threshold"
+name_it = "h"
+name_en = "h"
+threshold = 3.0
+[[topic.rule]]
+weight = 2.0
+names = ["alpha"]
+[[topic.rule]]
+weight = 1.5
+names = ["beta"]
+"#;
+
+fn topics_of(rules: &Rules, title: &str, text: &str, lang: Option<Lang>) -> Vec<String> {
+    let item = ItemText { title, text, lang };
+    let mut topics: Vec<String> = classify(rules, &item)
+        .topics
+        .iter()
+        .map(|t| t.topic.to_string())
+        .collect();
+    topics.sort();
+    topics
+}
+
+#[test]
+fn each_rule_kind_fires_only_when_it_should() {
+    let rules = Rules::from_toml(SMALL_RULES).expect("the small rules compile");
+    let cases: &[(&str, &str, Option<Lang>, &[&str])] = &[
+        // term: stems match inflections, in Italian text only for Italian terms
+        ("", "le esportazioni crescono", Some(Lang::It), &["term"]),
+        ("", "le esportazioni crescono", Some(Lang::En), &[]),
+        ("", "new curbs announced", Some(Lang::En), &["term"]),
+        ("", "the curbside pickup", Some(Lang::En), &[]),
+        // phrase: consecutive words only
+        ("", "entra nella lista nera", Some(Lang::It), &["phrase"]),
+        ("", "una lista di cose nera", Some(Lang::It), &[]),
+        // proximity + context: the ban word must be within 2 words of a chip word
+        ("", "divieto sul chip", Some(Lang::It), &["proximity"]),
+        (
+            "",
+            "divieto per i tifosi della squadra di calcio",
+            Some(Lang::It),
+            &[],
+        ),
+        (
+            "",
+            "il divieto riguarda ora anche tutti i chip",
+            Some(Lang::It),
+            &[],
+        ),
+        // negation: "non" right before the ban word cancels it
+        ("", "non divieto sul chip", Some(Lang::It), &[]),
+        // lifting: the ban word is consumed by the lift and no longer counts as a ban
+        (
+            "",
+            "revocato il divieto sul chip H20",
+            Some(Lang::It),
+            &["lifted"],
+        ),
+        (
+            "",
+            "US lifts the ban on H20 chip",
+            Some(Lang::En),
+            &["lifted"],
+        ),
+        (
+            "",
+            "US will not lift the ban on H20 chip",
+            Some(Lang::En),
+            &["proximity"],
+        ),
+        // threshold: 2.0 alone is short of 3.0, 2.0 + 1.5 reaches it; the title boosts
+        ("", "alpha", None, &[]),
+        ("", "alpha beta", None, &["threshold"]),
+        ("alpha", "", None, &["threshold"]),
+    ];
+    for (title, text, lang, expect) in cases {
+        assert_eq!(
+            topics_of(&rules, title, text, *lang),
+            *expect,
+            "{title:?} {text:?}"
+        );
+    }
+}
+
+#[test]
+fn reasons_name_the_terms_and_the_flip() {
+    let rules = Rules::from_toml(SMALL_RULES).expect("the small rules compile");
+    let item = ItemText {
+        title: "",
+        text: "Revocato il divieto sul chip",
+        lang: Some(Lang::It),
+    };
+    let why = classify(&rules, &item).why;
+    assert_eq!(
+        why,
+        vec![r#"lifted: "revocato il divieto" flips proximity (+3.0)"#]
+    );
+    let item = ItemText {
+        title: "Divieto sul chip",
+        text: "",
+        lang: Some(Lang::It),
+    };
+    let why = classify(&rules, &item).why;
+    assert_eq!(
+        why,
+        vec![r#"proximity: "divieto" near "chip" in title (+3.0)"#]
+    );
+}
+
+#[test]
+fn entities_are_normalised_and_deduplicated() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/topics.toml"))
+        .expect("config/topics.toml is readable");
+    let rules = Rules::from_toml(&text).expect("config/topics.toml is valid");
+    let cases: &[(&str, &[(EntityKind, &str)])] = &[
+        (
+            "Nvidia e NVIDIA vendono l'H20",
+            &[(EntityKind::Company, "NVIDIA"), (EntityKind::Chip, "H20")],
+        ),
+        (
+            "gli Stati Uniti e gli USA",
+            &[(EntityKind::Country, "United States")],
+        ),
+        (
+            "chip Ascend 910C di Huawei",
+            &[
+                (EntityKind::Company, "Huawei"),
+                (EntityKind::Chip, "Ascend 910C"),
+            ],
+        ),
+        (
+            "il Dipartimento del Commercio e la Entity List (ECCN 3A090)",
+            &[
+                (EntityKind::Authority, "US Commerce Department"),
+                (EntityKind::Legal, "ECCN 3A090"),
+                (EntityKind::Legal, "Entity List"),
+            ],
+        ),
+        ("dell’H200, non della Dell", &[(EntityKind::Chip, "H200")]),
+        ("una recensione dello smartphone", &[]),
+    ];
+    for (input, expect) in cases {
+        let item = ItemText {
+            title: input,
+            text: "",
+            lang: None,
+        };
+        let got: Vec<(EntityKind, String)> = classify(&rules, &item)
+            .entities
+            .into_iter()
+            .map(|e| (e.kind, e.name))
+            .collect();
+        let expect: Vec<(EntityKind, String)> =
+            expect.iter().map(|(k, n)| (*k, n.to_string())).collect();
+        assert_eq!(got, expect, "{input}");
+    }
+}
+
+#[test]
+fn bad_rule_files_are_refused_with_the_key() {
+    let topic = "[[topic]]\nid = \"t\"\nname_it = \"t\"\nname_en = \"t\"\nthreshold = 1.0\n";
+    let cases = [
+        (
+            format!("{topic}[[topic.rule]]\nweight = 1.0\nit = [\"ok\", \" \"]\n"),
+            "topic.t.rule[0].it[1]: empty term",
+        ),
+        (
+            format!("{topic}[[topic.rule]]\nweight = 1.0\nit = [\"a\"]\nnear = [\"nope\"]\n"),
+            "unknown group \"nope\"",
+        ),
+        (
+            format!("{topic}[[topic.rule]]\nweight = 1.0\nit = [\"a\"]\nflips = \"t\"\n"),
+            "topic.t.rule[0].flips",
+        ),
+        (
+            format!("{topic}[[topic.rule]]\nweight = 1.0\nit = [\"$gadget\"]\n"),
+            "unknown entity kind",
+        ),
+        (
+            format!("{topic}[[topic.rule]]\nwieght = 1.0\n"),
+            "unknown field",
+        ),
+        (
+            "[[topic]]\nid = \"Bad Id\"\nname_it = \"t\"\nname_en = \"t\"\nthreshold = 1.0\n"
+                .to_string(),
+            "topic[0].id",
+        ),
+        (topic.replace("1.0", "-1.0"), "topic.t.threshold"),
+        (
+            "[groups.a]\nnames = [\"@b\"]\n[groups.b]\nnames = [\"@a\"]\n".to_string(),
+            "nests too deep",
+        ),
+        (String::new(), "no topics"),
+    ];
+    for (toml, expect) in cases {
+        let error = Rules::from_toml(&toml).expect_err(&toml).to_string();
+        assert!(
+            error.contains(expect),
+            "{toml:?} gave {error:?}, wanted {expect:?}"
+        );
+    }
+}
+
+#[test]
+fn hostile_input_never_panics() {
+    let rules = Rules::from_toml(SMALL_RULES).expect("the small rules compile");
+    let huge = "divieto chip ".repeat(200_000);
+    let odd = "\u{0}\u{FEFF}\u{202E}e\u{301}\u{301}\u{301}'’‘ʼ--🦀🦀 ǅ İ ẞ ﬁ \u{10FFFF} 3A090'";
+    let inputs = ["", " ", "'", "’’’", odd, &huge, "a\u{301}b", "H20’s"];
+    for title in inputs {
+        for text in inputs {
+            for lang in [None, Some(Lang::It), Some(Lang::En)] {
+                let result = classify(&rules, &ItemText { title, text, lang });
+                assert!(result.topics.iter().all(|t| t.score.is_finite()));
+            }
+        }
+    }
+    let huge_result = classify(
+        &rules,
+        &ItemText {
+            title: "",
+            text: &huge,
+            lang: None,
+        },
+    );
+    assert_eq!(
+        huge_result.topics.len(),
+        1,
+        "the capped text is still classified"
+    );
+}

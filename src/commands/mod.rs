@@ -1,0 +1,470 @@
+//! The platform-neutral bot commands: `parse` turns text into a [`Command`]; [`Engine`]
+//! executes it against the store and answers with a [`Reply`] that each platform
+//! renders. Rights (chat admin, operator) are decided by the platform adapter and passed
+//! in; user-facing text comes from `i18n`, never from an internal error.
+
+mod parse;
+mod read;
+
+pub use parse::{Command, KeywordAction, MAX_RECENT, ParseError, format_clock, parse, parse_clock};
+
+use crate::classify::Rules;
+use crate::config::FeedConfig;
+use crate::domain::{ChatRef, DeliveryMode, Lang, Subscription, TopicId};
+use crate::i18n;
+use crate::render::{Doc, Span};
+use crate::store::{Store, StoreError};
+use chrono_tz::Tz;
+use std::sync::Arc;
+
+/// A button under a reply (Telegram inline keyboard, Discord component).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    /// Opaque data sent back when pressed, at most 64 bytes (Telegram's limit).
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reply {
+    pub doc: Doc,
+    /// Rows of buttons; empty for none.
+    pub buttons: Vec<Vec<Button>>,
+}
+
+impl Reply {
+    pub fn text(text: &str) -> Self {
+        Self {
+            doc: Doc::text(text),
+            buttons: Vec::new(),
+        }
+    }
+}
+
+/// Who asks, where, and with which rights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The chat whose subscription the command reads or changes.
+    pub chat: ChatRef,
+    pub lang: Lang,
+    /// A private chat, or a group admin (when admins-only is configured).
+    pub may_manage: bool,
+    pub is_operator: bool,
+}
+
+/// The data prefix of the topic-toggle buttons.
+pub const TOGGLE_PREFIX: &str = "toggle:";
+
+pub struct Engine {
+    pub store: Store,
+    pub rules: Arc<Rules>,
+    pub feeds: Vec<FeedConfig>,
+    pub zone: Tz,
+}
+
+impl Engine {
+    /// The language a chat asked for, else the given default (the user's client language).
+    pub fn chat_lang(&self, chat: &ChatRef, default: Lang) -> Lang {
+        match self.store.subscription(chat) {
+            Ok(Some(subscription)) => subscription.lang,
+            _ => default,
+        }
+    }
+
+    /// Answers a parse error in the chat's language; `None` when the message is not for us.
+    pub fn parse_error_reply(&self, lang: Lang, error: &ParseError) -> Option<Reply> {
+        match error {
+            ParseError::NotForUs => None,
+            ParseError::Unknown(_) => Some(Reply::text(&i18n::text(lang, "unknown_command"))),
+            ParseError::Usage(usage) => Some(Reply::text(&i18n::format(
+                lang,
+                "usage",
+                &[("usage", usage)],
+            ))),
+        }
+    }
+
+    pub async fn execute(&self, invocation: &Invocation, command: Command) -> Reply {
+        let lang = invocation.lang;
+        if command.changes_subscription() && !invocation.may_manage {
+            return Reply::text(&i18n::text(lang, "not_admin"));
+        }
+        if command.is_operator_only() && !invocation.is_operator {
+            return Reply::text(&i18n::text(lang, "not_operator"));
+        }
+        match self.try_execute(invocation, command).await {
+            Ok(reply) => reply,
+            Err(error) => {
+                tracing::error!(chat = %invocation.chat, %error, "command failed");
+                Reply::text(&i18n::text(lang, "internal_error"))
+            }
+        }
+    }
+
+    async fn try_execute(
+        &self,
+        invocation: &Invocation,
+        command: Command,
+    ) -> Result<Reply, StoreError> {
+        let lang = invocation.lang;
+        let chat = &invocation.chat;
+        match command {
+            Command::Start => self.start(chat, lang).await,
+            Command::Help => Ok(Reply::text(&i18n::text(lang, "help"))),
+            Command::Subscribe { topics, .. } if topics.is_empty() => {
+                self.topic_buttons(chat, lang)
+            }
+            Command::Subscribe { topics, .. } => self.subscribe(chat, lang, &topics).await,
+            Command::Unsubscribe { topics, all, .. } => {
+                self.unsubscribe(chat, lang, &topics, all).await
+            }
+            Command::List => self.list(chat, lang),
+            Command::Topics => Ok(self.topics(lang)),
+            Command::Recent { topic, count } => self.recent(lang, topic.as_deref(), count),
+            Command::Event { id } => self.event(lang, &id),
+            Command::Search { words } => self.search(lang, &words),
+            Command::Keywords(action) => self.keywords(chat, lang, action).await,
+            Command::Mode(mode) => {
+                self.update(
+                    chat,
+                    lang,
+                    |s| s.mode = mode,
+                    mode_text(lang, mode, self.zone),
+                )
+                .await
+            }
+            Command::Quiet(quiet) => {
+                let text = match quiet {
+                    Some(range) => i18n::format(
+                        lang,
+                        "quiet_set",
+                        &[
+                            (
+                                "range",
+                                &format!(
+                                    "{}-{}",
+                                    format_clock(range.start),
+                                    format_clock(range.end)
+                                ),
+                            ),
+                            ("zone", self.zone.name()),
+                        ],
+                    ),
+                    None => i18n::text(lang, "quiet_off"),
+                };
+                self.update(chat, lang, |s| s.quiet = quiet, text).await
+            }
+            Command::Lang(new) => {
+                self.update(chat, new, |s| s.lang = new, i18n::text(new, "lang_set"))
+                    .await
+            }
+            Command::Status => self.status(lang),
+            Command::Feeds => self.feeds_list(lang),
+            Command::AddFeed { .. } | Command::RemoveFeed { .. } => {
+                Ok(Reply::text(&i18n::text(lang, "not_operator")))
+            }
+        }
+    }
+
+    fn load(&self, chat: &ChatRef, lang: Lang) -> Result<Subscription, StoreError> {
+        Ok(self.store.subscription(chat)?.unwrap_or_else(|| {
+            let mut subscription = Subscription::new(chat.clone());
+            subscription.lang = lang;
+            subscription
+        }))
+    }
+
+    async fn update(
+        &self,
+        chat: &ChatRef,
+        lang: Lang,
+        change: impl FnOnce(&mut Subscription),
+        text: String,
+    ) -> Result<Reply, StoreError> {
+        let mut subscription = self.load(chat, lang)?;
+        change(&mut subscription);
+        self.store.put_subscription(&subscription).await?;
+        Ok(Reply::text(&text))
+    }
+
+    async fn start(&self, chat: &ChatRef, lang: Lang) -> Result<Reply, StoreError> {
+        let mut subscription = self.load(chat, lang)?;
+        let reactivated = !subscription.active;
+        subscription.active = true;
+        self.store.put_subscription(&subscription).await?;
+        let mut reply = Reply::text(&i18n::text(lang, "start"));
+        if reactivated {
+            reply.doc.push_text(&i18n::text(lang, "start_reactivated"));
+        }
+        Ok(reply)
+    }
+
+    /// Splits requested topics into known ids and unknown words.
+    fn known_topics(&self, requested: &[String]) -> (Vec<TopicId>, Vec<String>) {
+        let mut known = Vec::new();
+        let mut unknown = Vec::new();
+        for topic in requested {
+            match self.rules.topic(topic) {
+                Some(info) => known.push(info.id.clone()),
+                None => unknown.push(topic.clone()),
+            }
+        }
+        (known, unknown)
+    }
+
+    async fn subscribe(
+        &self,
+        chat: &ChatRef,
+        lang: Lang,
+        requested: &[String],
+    ) -> Result<Reply, StoreError> {
+        let (known, unknown) = self.known_topics(requested);
+        if !unknown.is_empty() {
+            return Ok(Reply::text(&i18n::format(
+                lang,
+                "unknown_topics",
+                &[("topics", &unknown.join(", "))],
+            )));
+        }
+        let mut subscription = self.load(chat, lang)?;
+        subscription.topics.extend(known.iter().cloned());
+        subscription.active = true;
+        self.store.put_subscription(&subscription).await?;
+        let names: Vec<&str> = known.iter().map(TopicId::as_str).collect();
+        Ok(Reply::text(&i18n::format(
+            lang,
+            "subscribed",
+            &[("topics", &names.join(", "))],
+        )))
+    }
+
+    async fn unsubscribe(
+        &self,
+        chat: &ChatRef,
+        lang: Lang,
+        requested: &[String],
+        all: bool,
+    ) -> Result<Reply, StoreError> {
+        let mut subscription = self.load(chat, lang)?;
+        if all {
+            subscription.topics.clear();
+            self.store.put_subscription(&subscription).await?;
+            return Ok(Reply::text(&i18n::text(lang, "unsubscribed_all")));
+        }
+        let (known, unknown) = self.known_topics(requested);
+        if !unknown.is_empty() {
+            return Ok(Reply::text(&i18n::format(
+                lang,
+                "unknown_topics",
+                &[("topics", &unknown.join(", "))],
+            )));
+        }
+        for topic in &known {
+            subscription.topics.remove(topic);
+        }
+        self.store.put_subscription(&subscription).await?;
+        let names: Vec<&str> = known.iter().map(TopicId::as_str).collect();
+        Ok(Reply::text(&i18n::format(
+            lang,
+            "unsubscribed",
+            &[("topics", &names.join(", "))],
+        )))
+    }
+
+    /// The inline keyboard of `/subscribe` with no argument: one toggle per topic.
+    fn topic_buttons(&self, chat: &ChatRef, lang: Lang) -> Result<Reply, StoreError> {
+        let subscription = self.load(chat, lang)?;
+        let buttons = self
+            .rules
+            .topics()
+            .iter()
+            .map(|topic| {
+                let on = subscription.topics.contains(&topic.id);
+                let name = if lang == Lang::It {
+                    &topic.name_it
+                } else {
+                    &topic.name_en
+                };
+                vec![Button {
+                    label: format!("{} {name}", if on { "✅" } else { "▫️" }),
+                    data: format!("{TOGGLE_PREFIX}{}", topic.id),
+                }]
+            })
+            .collect();
+        Ok(Reply {
+            doc: Doc::text(&i18n::text(lang, "choose_topics")),
+            buttons,
+        })
+    }
+
+    /// A topic button was pressed: flips the topic and returns the updated keyboard.
+    pub async fn toggle_topic(&self, invocation: &Invocation, topic: &str) -> Reply {
+        let lang = invocation.lang;
+        if !invocation.may_manage {
+            return Reply::text(&i18n::text(lang, "not_admin"));
+        }
+        let result = async {
+            let Some(info) = self.rules.topic(topic) else {
+                return Ok(Reply::text(&i18n::format(
+                    lang,
+                    "unknown_topics",
+                    &[("topics", topic)],
+                )));
+            };
+            let mut subscription = self.load(&invocation.chat, lang)?;
+            if !subscription.topics.remove(&info.id) {
+                subscription.topics.insert(info.id.clone());
+            }
+            subscription.active = true;
+            self.store.put_subscription(&subscription).await?;
+            self.topic_buttons(&invocation.chat, lang)
+        };
+        result.await.unwrap_or_else(|error: StoreError| {
+            tracing::error!(chat = %invocation.chat, %error, "toggle failed");
+            Reply::text(&i18n::text(lang, "internal_error"))
+        })
+    }
+
+    fn topics(&self, lang: Lang) -> Reply {
+        let mut doc = Doc::text(&i18n::text(lang, "topics_header"));
+        for topic in self.rules.topics() {
+            let (name, description) = match lang {
+                Lang::It => (&topic.name_it, &topic.description_it),
+                Lang::En => (&topic.name_en, &topic.description_en),
+            };
+            doc.push(vec![
+                Span::Code(topic.id.to_string()),
+                Span::Bold(format!(" {name}")),
+                Span::Text(format!(" — {description}")),
+            ]);
+        }
+        Reply {
+            doc,
+            buttons: Vec::new(),
+        }
+    }
+
+    async fn keywords(
+        &self,
+        chat: &ChatRef,
+        lang: Lang,
+        action: KeywordAction,
+    ) -> Result<Reply, StoreError> {
+        let mut subscription = self.load(chat, lang)?;
+        // A leading `-` makes an exclude keyword: "-smartphone".
+        let split = |word: &str| match word.strip_prefix('-') {
+            Some(rest) => (true, rest.trim().to_string()),
+            None => (false, word.to_string()),
+        };
+        let text = match action {
+            KeywordAction::List => {
+                return Ok(Reply {
+                    doc: keyword_lines(&subscription, lang),
+                    buttons: Vec::new(),
+                });
+            }
+            KeywordAction::Add(word) => {
+                let (exclude, word) = split(&word);
+                if exclude {
+                    &mut subscription.exclude_keywords
+                } else {
+                    &mut subscription.include_keywords
+                }
+                .insert(word.clone());
+                i18n::format(lang, "keywords_added", &[("word", &word)])
+            }
+            KeywordAction::Remove(word) => {
+                let (exclude, word) = split(&word);
+                let set = if exclude {
+                    &mut subscription.exclude_keywords
+                } else {
+                    &mut subscription.include_keywords
+                };
+                if !set.remove(&word) {
+                    return Ok(Reply::text(&i18n::format(
+                        lang,
+                        "keywords_missing",
+                        &[("word", &word)],
+                    )));
+                }
+                i18n::format(lang, "keywords_removed", &[("word", &word)])
+            }
+        };
+        self.store.put_subscription(&subscription).await?;
+        Ok(Reply::text(&text))
+    }
+
+    fn list(&self, chat: &ChatRef, lang: Lang) -> Result<Reply, StoreError> {
+        let Some(subscription) = self.store.subscription(chat)? else {
+            return Ok(Reply::text(&i18n::text(lang, "not_subscribed")));
+        };
+        let mut doc = Doc::text(&i18n::text(lang, "list_header"));
+        let topics: Vec<&str> = subscription.topics.iter().map(TopicId::as_str).collect();
+        let topics = if topics.is_empty() {
+            "—".to_string()
+        } else {
+            topics.join(", ")
+        };
+        doc.push_text(&i18n::format(lang, "list_topics", &[("topics", &topics)]));
+        doc.append(keyword_lines(&subscription, lang));
+        doc.push_text(&match subscription.mode {
+            DeliveryMode::Instant => i18n::text(lang, "list_mode_instant"),
+            DeliveryMode::Digest { minute_of_day } => i18n::format(
+                lang,
+                "list_mode_digest",
+                &[("time", &format_clock(minute_of_day))],
+            ),
+        });
+        if let Some(quiet) = subscription.quiet {
+            let range = format!("{}-{}", format_clock(quiet.start), format_clock(quiet.end));
+            doc.push_text(&i18n::format(lang, "list_quiet", &[("range", &range)]));
+        }
+        if !subscription.active {
+            doc.push_text(&i18n::text(lang, "list_inactive"));
+        }
+        Ok(Reply {
+            doc,
+            buttons: Vec::new(),
+        })
+    }
+}
+
+fn keyword_lines(subscription: &Subscription, lang: Lang) -> Doc {
+    let mut doc = Doc::new();
+    if subscription.include_keywords.is_empty() && subscription.exclude_keywords.is_empty() {
+        doc.push_text(&i18n::text(lang, "keywords_none"));
+        return doc;
+    }
+    let join = |set: &std::collections::BTreeSet<String>| {
+        set.iter().cloned().collect::<Vec<_>>().join(", ")
+    };
+    if !subscription.include_keywords.is_empty() {
+        doc.push_text(&i18n::format(
+            lang,
+            "list_include",
+            &[("words", &join(&subscription.include_keywords))],
+        ));
+    }
+    if !subscription.exclude_keywords.is_empty() {
+        doc.push_text(&i18n::format(
+            lang,
+            "list_exclude",
+            &[("words", &join(&subscription.exclude_keywords))],
+        ));
+    }
+    doc
+}
+
+fn mode_text(lang: Lang, mode: DeliveryMode, zone: Tz) -> String {
+    match mode {
+        DeliveryMode::Instant => i18n::text(lang, "mode_instant"),
+        DeliveryMode::Digest { minute_of_day } => i18n::format(
+            lang,
+            "mode_digest",
+            &[
+                ("time", &format_clock(minute_of_day)),
+                ("zone", zone.name()),
+            ],
+        ),
+    }
+}

@@ -1,0 +1,140 @@
+//! An alert as a document: topics as hashtags, the title linked, outlet and time, key
+//! entities, and a one-line "why". Pure: the time zone and language are parameters.
+
+use super::doc::{Doc, Span};
+use super::truncate;
+use crate::domain::{Alert, EntityKind, Lang};
+use crate::i18n;
+use chrono_tz::Tz;
+
+/// Titles longer than this are cut: a headline, not an article.
+const MAX_TITLE: usize = 300;
+const MAX_WHY: usize = 400;
+const MAX_ENTITIES: usize = 8;
+
+pub fn alert_doc(alert: &Alert, lang: Lang, zone: Tz) -> Doc {
+    let item = &alert.item;
+    let classification = &alert.classification;
+    let mut doc = Doc::new();
+    let hashtags: Vec<String> = classification
+        .topics
+        .iter()
+        .map(|t| format!("#{}", t.topic))
+        .collect();
+    doc.push(vec![Span::Bold(hashtags.join(" "))]);
+    let title = truncate(
+        if item.title.trim().is_empty() {
+            &item.summary
+        } else {
+            &item.title
+        },
+        MAX_TITLE,
+    );
+    doc.push(vec![match &item.link {
+        Some(url) => Span::Link {
+            text: title,
+            url: url.clone(),
+        },
+        None => Span::Bold(title),
+    }]);
+    let time = item.time().with_timezone(&zone).format("%d/%m/%Y %H:%M");
+    doc.push(vec![Span::Italic(format!("{} · {time}", item.outlet))]);
+    let mut entities: Vec<&crate::domain::Entity> = classification.entities.iter().collect();
+    // Chips and companies first: they are what a reader scans for.
+    entities.sort_by_key(|e| match e.kind {
+        EntityKind::Chip => 0,
+        EntityKind::Company => 1,
+        EntityKind::Authority => 2,
+        EntityKind::Legal => 3,
+        EntityKind::Country => 4,
+    });
+    if !entities.is_empty() {
+        let names: Vec<&str> = entities
+            .iter()
+            .take(MAX_ENTITIES)
+            .map(|e| e.name.as_str())
+            .collect();
+        doc.push(vec![Span::Text(names.join(" · "))]);
+    }
+    if !classification.why.is_empty() {
+        doc.push(vec![
+            Span::Bold(format!("{}: ", i18n::text(lang, "alert_why"))),
+            Span::Text(truncate(&classification.why.join("; "), MAX_WHY)),
+        ]);
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Classification, Entity, FeedId, Item, ItemId, TopicId, TopicScore};
+    use crate::render::telegram::{MAX_MESSAGE, html_chunks};
+
+    fn alert(title: &str, link: Option<&str>) -> Alert {
+        let when = chrono::DateTime::parse_from_rfc3339("2026-01-29T08:30:00Z")
+            .expect("date")
+            .to_utc();
+        Alert {
+            item: Item {
+                id: ItemId(1),
+                feed: FeedId::parse("hdblog").expect("id"),
+                outlet: "HDblog".into(),
+                title: title.into(),
+                summary: "lead".into(),
+                link: link.map(str::to_string),
+                published: Some(when),
+                first_seen: when,
+                lang: Lang::It,
+            },
+            classification: Classification {
+                topics: vec![TopicScore {
+                    topic: TopicId::parse("approval").expect("id"),
+                    score: 3.0,
+                }],
+                entities: vec![
+                    Entity {
+                        kind: EntityKind::Country,
+                        name: "China".into(),
+                    },
+                    Entity {
+                        kind: EntityKind::Chip,
+                        name: "H200".into(),
+                    },
+                ],
+                why: vec!["approval: \"via libera\" (+3.0)".into()],
+            },
+        }
+    }
+
+    #[test]
+    fn an_alert_renders_as_escaped_telegram_html() {
+        let doc = alert_doc(
+            &alert(
+                "Via libera <b>H200</b> & co",
+                Some("https://hdblog.it/a?x=1&y=2"),
+            ),
+            Lang::It,
+            chrono_tz::Europe::Rome,
+        );
+        let html = html_chunks(&doc, MAX_MESSAGE);
+        assert_eq!(
+            html,
+            vec![
+                "<b>#approval</b>\n\
+                 <a href=\"https://hdblog.it/a?x=1&amp;y=2\">Via libera &lt;b&gt;H200&lt;/b&gt; &amp; co</a>\n\
+                 <i>HDblog · 29/01/2026 09:30</i>\n\
+                 H200 · China\n\
+                 <b>Perché: </b>approval: &quot;via libera&quot; (+3.0)"
+                    .to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn an_item_without_link_or_title_still_renders() {
+        let doc = alert_doc(&alert("", None), Lang::En, chrono_tz::Europe::Rome);
+        assert_eq!(doc.lines[1], vec![Span::Bold("lead".into())]);
+        assert!(doc.plain().contains("Why: "));
+    }
+}
