@@ -32,6 +32,16 @@ pub struct Parts {
     pub store: Store,
     pub poller: Poller,
     pub notifiers: Vec<Arc<dyn Notifier>>,
+    /// The Telegram bot's update loop, when a token is set.
+    pub telegram: Option<crate::telegram::Telegram>,
+}
+
+/// A bot token from the environment, if set and not empty.
+fn token(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
 }
 
 pub fn compile_rules(config: &Config) -> anyhow::Result<Rules> {
@@ -58,18 +68,37 @@ pub async fn build(config: &Config, options: RunOptions) -> anyhow::Result<Parts
     if console_on {
         notifiers.push(Arc::new(ConsoleNotifier { json: options.json }));
     }
+    let mut telegram = None;
+    if let Some(token) = token("TELOXIDE_TOKEN") {
+        let engine = Arc::new(crate::commands::Engine {
+            store: store.clone(),
+            rules: rules.clone(),
+            feeds: config.feeds.clone(),
+            zone: config.settings.time_zone,
+        });
+        let bot =
+            crate::telegram::Telegram::connect(&token, &config.telegram, engine, store.clone())
+                .await?;
+        notifiers.push(Arc::new(bot.notifier(
+            config.settings.time_zone,
+            config.telegram.link_preview,
+            crate::telegram::TelegramLimits::default(),
+        )));
+        telegram = Some(bot);
+    }
     let poller = Poller::new(store.clone(), fetcher, rules, config);
     Ok(Parts {
         store,
         poller,
         notifiers,
+        telegram,
     })
 }
 
 fn chat_token_present() -> bool {
     ["TELOXIDE_TOKEN", "DISCORD_TOKEN"]
         .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+        .any(|name| token(name).is_some())
 }
 
 /// The console is a subscriber like any chat, so its alerts go through the outbox too and
@@ -99,6 +128,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
         store,
         mut poller,
         notifiers,
+        telegram,
     } = build(&config, options).await?;
     if notifiers.is_empty() {
         tracing::warn!(
@@ -118,6 +148,9 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
         ));
     }
     tasks.spawn(Arc::new(poller).run(shutdown.clone()));
+    if let Some(bot) = telegram {
+        tasks.spawn(bot.run(shutdown.clone()));
+    }
     tracing::info!(data_dir = %store.path().display(), "chipwatch running; Ctrl-C or SIGTERM stops it");
 
     wait_for_signal().await?;
@@ -164,6 +197,7 @@ pub async fn poll_once(
         store,
         poller,
         notifiers,
+        telegram: _,
     } = build(&config, options).await?;
     let reports = poller.poll_many(config.feeds.clone(), dry_run).await;
     if dry_run {

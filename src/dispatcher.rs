@@ -2,7 +2,7 @@
 //! hands it to that platform's notifier, and records the outcome. Stops only between
 //! deliveries, never inside a send or a store transaction.
 
-use crate::domain::{Delivery, Platform};
+use crate::domain::{Delivery, DeliveryKind, Platform};
 use crate::notify::{Notifier, SendError};
 use crate::store::{NextDelivery, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -58,8 +58,16 @@ pub async fn deliver_next(
         return Ok(DeliveryOutcome::AlreadyDelivered { id });
     }
     match notifier.send(&delivery).await {
-        Ok(_receipt) => {
+        Ok(receipt) => {
             store.complete_delivery(&delivery, Utc::now()).await?;
+            // Follow-ups about this event reply to the chat's first alert message.
+            if let (DeliveryKind::Alert, Some(event), Some(message_id)) =
+                (&delivery.kind, &delivery.event, receipt.message_id)
+            {
+                store
+                    .record_first_message(event, &delivery.chat, message_id)
+                    .await?;
+            }
             tracing::debug!(delivery = id, chat = %delivery.chat, "delivered");
             Ok(DeliveryOutcome::Delivered { id })
         }

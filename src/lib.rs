@@ -17,3 +17,4 @@ pub mod poller;
 pub mod render;
 pub mod secrets;
 pub mod store;
+pub mod telegram;

@@ -3,7 +3,7 @@
 
 use super::doc::{Doc, Span};
 use super::truncate;
-use crate::domain::{Alert, EntityKind, Lang};
+use crate::domain::{Alert, EntityKind, EventId, Lang};
 use crate::i18n;
 use chrono_tz::Tz;
 
@@ -61,6 +61,48 @@ pub fn alert_doc(alert: &Alert, lang: Lang, zone: Tz) -> Doc {
             Span::Bold(format!("{}: ", i18n::text(lang, "alert_why"))),
             Span::Text(truncate(&classification.why.join("; "), MAX_WHY)),
         ]);
+    }
+    doc
+}
+
+/// At most this many outlets are named in a follow-up; the rest are counted.
+const MAX_OUTLETS: usize = 6;
+
+/// "Also reported by …": a short note about a story the chat was already alerted to.
+pub fn follow_up_doc(
+    alert: &Alert,
+    event: Option<&EventId>,
+    outlets: &[String],
+    sources: usize,
+    lang: Lang,
+) -> Doc {
+    let mut named: Vec<&str> = outlets
+        .iter()
+        .take(MAX_OUTLETS)
+        .map(String::as_str)
+        .collect();
+    let rest = outlets.len().saturating_sub(MAX_OUTLETS);
+    let more = if rest > 0 {
+        format!(" +{rest}")
+    } else {
+        String::new()
+    };
+    named.dedup();
+    let mut doc = Doc::new();
+    doc.push(vec![
+        Span::Bold(format!("{}: ", i18n::text(lang, "alert_also"))),
+        Span::Text(format!("{}{more} ({sources})", named.join(", "))),
+    ]);
+    let title = truncate(&alert.item.title, MAX_TITLE);
+    doc.push(vec![match &alert.item.link {
+        Some(url) => Span::Link {
+            text: title,
+            url: url.clone(),
+        },
+        None => Span::Text(title),
+    }]);
+    if let Some(event) = event {
+        doc.push(vec![Span::Code(format!("/event {event}"))]);
     }
     doc
 }

@@ -5,3 +5,4 @@
 mod support;
 
 mod run_binary;
+mod telegram;

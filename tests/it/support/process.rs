@@ -42,6 +42,11 @@ fn forward(
 impl Chipwatch {
     /// Starts `chipwatch --config CONFIG ARGS…` with a clean environment for its tokens.
     pub fn start(config: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(config, args, &[])
+    }
+
+    /// Like [`Chipwatch::start`], with extra environment variables (a bot token).
+    pub fn start_with_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_chipwatch"));
         command
             .arg("--config")
@@ -56,6 +61,9 @@ impl Chipwatch {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        for (name, value) in env {
+            command.env(name, value);
+        }
         let mut child = command.spawn().expect("start chipwatch");
         let stdout = forward(child.stdout.take().expect("stdout"));
         let stderr = forward(child.stderr.take().expect("stderr"));

@@ -1,0 +1,182 @@
+//! Sending alerts to Telegram: rendered per chat (language, quiet hours), within Telegram's
+//! limits enforced before each send (30 messages/s overall, 1/s per chat, 20/min per
+//! group), with every platform error sorted into what the dispatcher must do.
+
+use super::errors::classify_error;
+use crate::domain::{ChatRef, Delivery, DeliveryKind, Lang, Platform};
+use crate::notify::{Notifier, Receipt, SendError};
+use crate::render::{self, Doc, Span, telegram};
+use crate::store::Store;
+use chrono::{Timelike, Utc};
+use chrono_tz::Tz;
+use futures_util::future::BoxFuture;
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use teloxide::prelude::*;
+use teloxide::types::{LinkPreviewOptions, MessageId, ParseMode, ReplyParameters, ThreadId};
+
+/// Telegram's documented limits, as quotas.
+#[derive(Debug, Clone, Copy)]
+pub struct TelegramLimits {
+    pub global_per_second: u32,
+    pub per_chat_per_second: u32,
+    pub per_group_per_minute: u32,
+}
+
+impl Default for TelegramLimits {
+    fn default() -> Self {
+        Self {
+            global_per_second: 30,
+            per_chat_per_second: 1,
+            per_group_per_minute: 20,
+        }
+    }
+}
+
+struct Limiters {
+    global: DefaultDirectRateLimiter,
+    per_chat: DefaultKeyedRateLimiter<i64>,
+    per_group: DefaultKeyedRateLimiter<i64>,
+}
+
+impl Limiters {
+    fn new(limits: TelegramLimits) -> Self {
+        let nonzero = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+        Self {
+            global: RateLimiter::direct(Quota::per_second(nonzero(limits.global_per_second))),
+            per_chat: RateLimiter::keyed(Quota::per_second(nonzero(limits.per_chat_per_second))),
+            per_group: RateLimiter::keyed(Quota::per_minute(nonzero(limits.per_group_per_minute))),
+        }
+    }
+
+    /// Waits until one more message to `chat` is within every limit.
+    async fn until_ready(&self, chat: i64) {
+        self.per_chat.until_key_ready(&chat).await;
+        // Group, supergroup and channel ids are negative.
+        if chat < 0 {
+            self.per_group.until_key_ready(&chat).await;
+        }
+        self.global.until_ready().await;
+    }
+}
+
+#[derive(Clone)]
+pub struct TelegramNotifier {
+    bot: Bot,
+    store: Store,
+    zone: Tz,
+    link_preview: bool,
+    limiters: Arc<Limiters>,
+}
+
+impl TelegramNotifier {
+    pub fn new(
+        bot: Bot,
+        store: Store,
+        zone: Tz,
+        link_preview: bool,
+        limits: TelegramLimits,
+    ) -> Self {
+        Self {
+            bot,
+            store,
+            zone,
+            link_preview,
+            limiters: Arc::new(Limiters::new(limits)),
+        }
+    }
+
+    /// The chat's language and whether its quiet hours are on now.
+    fn chat_settings(&self, chat: &ChatRef) -> (Lang, bool) {
+        let Ok(Some(subscription)) = self.store.subscription(chat) else {
+            return (Lang::It, false);
+        };
+        let local = Utc::now().with_timezone(&self.zone);
+        let minute = (local.hour() * 60 + local.minute()) as u16;
+        let quiet = subscription.quiet.is_some_and(|q| q.contains(minute));
+        (subscription.lang, quiet)
+    }
+
+    fn document(&self, delivery: &Delivery, lang: Lang) -> Doc {
+        match &delivery.kind {
+            DeliveryKind::Alert => {
+                let mut doc = render::alert_doc(&delivery.alert, lang, self.zone);
+                if let Some(event) = &delivery.event {
+                    doc.push(vec![Span::Code(format!("/event {event}"))]);
+                }
+                doc
+            }
+            DeliveryKind::FollowUp { outlets, sources } => render::follow_up_doc(
+                &delivery.alert,
+                delivery.event.as_ref(),
+                outlets,
+                *sources,
+                lang,
+            ),
+        }
+    }
+
+    async fn send_one(&self, delivery: &Delivery) -> Result<Receipt, SendError> {
+        let chat = &delivery.chat;
+        let (lang, quiet) = self.chat_settings(chat);
+        let doc = self.document(delivery, lang);
+        let chunks = if delivery.plain_text {
+            // The retry after Telegram refused our HTML: the same words, no markup.
+            vec![render::truncate(&doc.plain(), telegram::MAX_MESSAGE)]
+        } else {
+            telegram::html_chunks(&doc, telegram::MAX_MESSAGE)
+        };
+        let reply_to = match (&delivery.kind, &delivery.event) {
+            (DeliveryKind::FollowUp { .. }, Some(event)) => self
+                .store
+                .event_delivery(event, chat)
+                .ok()
+                .flatten()
+                .and_then(|r| r.first_message_id),
+            _ => None,
+        };
+        let mut first_message = None;
+        for chunk in chunks {
+            self.limiters.until_ready(chat.id).await;
+            let mut request = self
+                .bot
+                .send_message(ChatId(chat.id), chunk)
+                .disable_notification(quiet)
+                .link_preview_options(LinkPreviewOptions {
+                    is_disabled: !self.link_preview,
+                    url: None,
+                    prefer_small_media: false,
+                    prefer_large_media: false,
+                    show_above_text: false,
+                });
+            if !delivery.plain_text {
+                request = request.parse_mode(ParseMode::Html);
+            }
+            if let Some(thread) = chat.thread {
+                request = request.message_thread_id(ThreadId(MessageId(thread as i32)));
+            }
+            if let Some(message_id) = reply_to {
+                request = request.reply_parameters(
+                    ReplyParameters::new(MessageId(message_id as i32))
+                        .allow_sending_without_reply(),
+                );
+            }
+            let sent = request.await.map_err(classify_error)?;
+            first_message.get_or_insert(i64::from(sent.id.0));
+        }
+        Ok(Receipt {
+            message_id: first_message,
+        })
+    }
+}
+
+impl Notifier for TelegramNotifier {
+    fn platform(&self) -> Platform {
+        Platform::Telegram
+    }
+
+    fn send<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<Receipt, SendError>> {
+        Box::pin(self.send_one(delivery))
+    }
+}
