@@ -5,7 +5,7 @@
 use crate::classify::Rules;
 use crate::config::{Config, ConsoleMode};
 use crate::console::ConsoleNotifier;
-use crate::dispatcher::{self, DeliveryOutcome};
+use crate::dispatcher::{self, DispatchParams};
 use crate::domain::{ChatRef, Subscription};
 use crate::feeds::{Fetcher, FetcherSettings};
 use crate::notify::Notifier;
@@ -140,9 +140,11 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     for notifier in notifiers {
         let wake = Arc::new(Notify::new());
         poller.wake.push(wake.clone());
+        let params = DispatchParams::from(&config.delivery);
         tasks.spawn(dispatcher::run(
             store.clone(),
             notifier,
+            params,
             wake,
             shutdown.clone(),
         ));
@@ -204,18 +206,28 @@ pub async fn poll_once(
         return Ok(reports);
     }
     for notifier in &notifiers {
-        drain(&store, notifier.as_ref()).await?;
+        drain(
+            &store,
+            notifier.as_ref(),
+            DispatchParams::from(&config.delivery),
+        )
+        .await?;
     }
     store.flush().await?;
     Ok(reports)
 }
 
-/// Delivers everything due now for one notifier; stops at the first wait.
-async fn drain(store: &Store, notifier: &dyn Notifier) -> anyhow::Result<()> {
+/// Delivers everything due now for one notifier; stops when a round makes no progress
+/// (nothing due, or only retries left for later).
+async fn drain(
+    store: &Store,
+    notifier: &dyn Notifier,
+    params: DispatchParams,
+) -> anyhow::Result<()> {
     loop {
-        match dispatcher::deliver_next(store, notifier, Utc::now()).await? {
-            DeliveryOutcome::Idle { .. } | DeliveryOutcome::Retrying { .. } => return Ok(()),
-            _ => {}
+        let round = dispatcher::deliver_round(store, notifier, Utc::now(), params).await?;
+        if round.idle || round.delivered + round.dropped == 0 {
+            return Ok(());
         }
     }
 }

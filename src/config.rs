@@ -60,7 +60,29 @@ struct RawConfig {
     #[serde(default)]
     events: RawEvents,
     #[serde(default)]
+    delivery: RawDelivery,
+    #[serde(default)]
     feeds: Vec<RawFeed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDelivery {
+    quiet_hours: String,
+    digest_bypass: Vec<String>,
+    max_in_flight: usize,
+    burst_min: usize,
+}
+
+impl Default for RawDelivery {
+    fn default() -> Self {
+        Self {
+            quiet_hours: "silence".into(),
+            digest_bypass: Vec::new(),
+            max_in_flight: 4,
+            burst_min: 3,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,6 +245,26 @@ pub struct ConsoleConfig {
     pub topics: Vec<TopicId>,
 }
 
+/// What quiet hours do to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuietMode {
+    /// Delivered at once, without a notification sound.
+    Silence,
+    /// Held until the quiet hours end.
+    Defer,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub quiet_mode: QuietMode,
+    /// Topics whose alerts reach digest subscribers at once.
+    pub digest_bypass: Vec<TopicId>,
+    /// How many chats a platform's dispatcher sends to at once (one message each).
+    pub max_in_flight: usize,
+    /// This many alerts waiting for one chat are sent as one message.
+    pub burst_min: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct EventsConfig {
     pub params: crate::events::EventParams,
@@ -266,6 +308,7 @@ pub struct Config {
     pub console: ConsoleConfig,
     pub telegram: TelegramConfig,
     pub events: EventsConfig,
+    pub delivery: DeliveryConfig,
     pub feeds: Vec<FeedConfig>,
     /// The topic rules' text, read from `settings.topics_file`; compiled by `classify`.
     pub topics_toml: String,
@@ -383,6 +426,27 @@ fn validate(
     if !(0.0..=2.0).contains(&raw.events.min_score) {
         problem("events.min_score".into(), "must be between 0 and 2".into());
     }
+    let quiet_mode = match raw.delivery.quiet_hours.as_str() {
+        "silence" => QuietMode::Silence,
+        "defer" => QuietMode::Defer,
+        other => {
+            problem(
+                "delivery.quiet_hours".into(),
+                format!("must be \"silence\" or \"defer\", not `{other}`"),
+            );
+            QuietMode::Silence
+        }
+    };
+    let mut digest_bypass = Vec::new();
+    for (index, topic) in raw.delivery.digest_bypass.iter().enumerate() {
+        match TopicId::parse(topic) {
+            Ok(id) => digest_bypass.push(id),
+            Err(e) => problem(format!("delivery.digest_bypass[{index}]"), e.to_string()),
+        }
+    }
+    if raw.delivery.max_in_flight == 0 {
+        problem("delivery.max_in_flight".into(), "must be at least 1".into());
+    }
     let raw_feed_count = raw.feeds.len();
     let mut feeds = Vec::new();
     let mut seen_ids = std::collections::HashSet::new();
@@ -485,6 +549,12 @@ fn validate(
                 min_score: raw.events.min_score,
             },
             follow_up_interval: raw.events.follow_up_interval,
+        },
+        delivery: DeliveryConfig {
+            quiet_mode,
+            digest_bypass,
+            max_in_flight: raw.delivery.max_in_flight,
+            burst_min: raw.delivery.burst_min.max(2),
         },
         feeds,
         topics_toml,

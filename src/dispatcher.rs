@@ -1,10 +1,13 @@
-//! The delivery loop: takes the oldest due delivery of one platform from the outbox,
-//! hands it to that platform's notifier, and records the outcome. Stops only between
-//! deliveries, never inside a send or a store transaction.
+//! The delivery loop of one platform. Each round takes the due deliveries from the
+//! outbox, plans one message per chat (`delivery::plan`: at most `max_in_flight` chats at
+//! once, a chat's burst or digest folded into one message), sends them concurrently and
+//! records each outcome. A delivery leaves the outbox only in the transaction that
+//! records it delivered or dead. Stops only between rounds, never inside a send.
 
-use crate::domain::{Delivery, DeliveryKind, Platform};
-use crate::notify::{Notifier, SendError};
-use crate::store::{NextDelivery, Store, StoreError};
+use crate::delivery::{self, Group, GroupKind};
+use crate::domain::{ChatRef, Delivery, DeliveryKind, Platform};
+use crate::notify::{Notifier, Receipt, SendError};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,152 +18,196 @@ use tokio_util::sync::CancellationToken;
 pub const MAX_ATTEMPTS: u32 = 8;
 /// With nothing queued, look again at least this often (a wake-up may come sooner).
 const IDLE_RECHECK: Duration = Duration::from_secs(30);
+/// How many due deliveries one round reads from the outbox at most.
+const ROUND_SCAN: usize = 1000;
 
-/// What one step of the loop did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeliveryOutcome {
-    Delivered {
-        id: u64,
-    },
-    /// Already recorded as delivered (a re-queued duplicate): removed without sending.
-    AlreadyDelivered {
-        id: u64,
-    },
-    Retrying {
-        id: u64,
-        at: DateTime<Utc>,
-        reason: String,
-    },
-    Dropped {
-        id: u64,
-        reason: String,
-    },
-    /// Nothing is due; the next delivery becomes due at this time, if any.
-    Idle {
-        until: Option<DateTime<Utc>>,
-    },
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchParams {
+    pub max_in_flight: usize,
+    pub burst_min: usize,
 }
 
-/// Sends the next due delivery for `notifier`'s platform, if any.
-pub async fn deliver_next(
+impl From<&crate::config::DeliveryConfig> for DispatchParams {
+    fn from(config: &crate::config::DeliveryConfig) -> Self {
+        Self {
+            max_in_flight: config.max_in_flight,
+            burst_min: config.burst_min,
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Round {
+    /// Deliveries accepted by the platform (or found already delivered).
+    pub delivered: usize,
+    /// Messages sent (a burst or digest is one message for several deliveries).
+    pub messages: usize,
+    pub retrying: usize,
+    pub dropped: usize,
+    /// Nothing was due: the next delivery becomes due at this time, if any.
+    pub idle_until: Option<DateTime<Utc>>,
+    pub idle: bool,
+}
+
+/// Sends what is due now for `notifier`'s platform.
+pub async fn deliver_round(
     store: &Store,
     notifier: &dyn Notifier,
     now: DateTime<Utc>,
-) -> Result<DeliveryOutcome, StoreError> {
-    let mut delivery = match store.next_delivery(notifier.platform(), now)? {
-        NextDelivery::Due(delivery) => *delivery,
-        NextDelivery::WaitUntil(at) => return Ok(DeliveryOutcome::Idle { until: Some(at) }),
-        NextDelivery::Empty => return Ok(DeliveryOutcome::Idle { until: None }),
+    params: DispatchParams,
+) -> Result<Round, StoreError> {
+    let (due, next) = store.due_deliveries(notifier.platform(), now, ROUND_SCAN)?;
+    let mut round = Round {
+        idle_until: next,
+        ..Round::default()
     };
-    let id = delivery.id;
-    if store.is_delivered(id)? {
-        store.complete_delivery(&delivery, now).await?;
-        return Ok(DeliveryOutcome::AlreadyDelivered { id });
-    }
-    match notifier.send(&delivery).await {
-        Ok(receipt) => {
-            store.complete_delivery(&delivery, Utc::now()).await?;
-            // Follow-ups about this event reply to the chat's first alert message.
-            if let (DeliveryKind::Alert, Some(event), Some(message_id)) =
-                (&delivery.kind, &delivery.event, receipt.message_id)
-            {
-                store
-                    .record_first_message(event, &delivery.chat, message_id)
-                    .await?;
-            }
-            tracing::debug!(delivery = id, chat = %delivery.chat, "delivered");
-            Ok(DeliveryOutcome::Delivered { id })
+    // The idempotency check: a delivery already recorded as sent is removed, not resent.
+    let mut fresh = Vec::with_capacity(due.len());
+    for delivery in due {
+        if store.is_delivered(delivery.id)? {
+            store.complete_delivery(&delivery, now).await?;
+            round.delivered += 1;
+        } else {
+            fresh.push(delivery);
         }
-        Err(error) => handle_error(store, &mut delivery, error, now).await,
     }
+    if fresh.is_empty() {
+        round.idle = round.delivered == 0;
+        return Ok(round);
+    }
+    let groups = delivery::plan(fresh, params.max_in_flight, params.burst_min);
+    let results =
+        futures_util::future::join_all(groups.iter().map(|group| notifier.send(group))).await;
+    for (group, result) in groups.into_iter().zip(results) {
+        match result {
+            Ok(receipt) => {
+                record_success(store, &group, receipt).await?;
+                round.delivered += group.deliveries.len();
+                round.messages += 1;
+            }
+            Err(error) => {
+                let dropped = record_failure(store, group.deliveries, error, now).await?;
+                if dropped {
+                    round.dropped += 1
+                } else {
+                    round.retrying += 1
+                }
+            }
+        }
+    }
+    Ok(round)
 }
 
-async fn handle_error(
+async fn record_success(store: &Store, group: &Group, receipt: Receipt) -> Result<(), StoreError> {
+    store
+        .complete_deliveries(&group.deliveries, Utc::now())
+        .await?;
+    let first = &group.deliveries[0];
+    tracing::debug!(chat = %first.chat, deliveries = group.deliveries.len(), kind = ?group.kind, "delivered");
+    // Follow-ups about this event reply to the chat's first alert message.
+    if let (GroupKind::Single, DeliveryKind::Alert, Some(event), Some(message_id)) =
+        (group.kind, &first.kind, &first.event, receipt.message_id)
+    {
+        store
+            .record_first_message(event, &first.chat, message_id)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Applies the platform's answer to every delivery of a failed message; returns whether
+/// they were dropped to the dead letters.
+async fn record_failure(
     store: &Store,
-    delivery: &mut Delivery,
+    mut deliveries: Vec<Delivery>,
     error: SendError,
     now: DateTime<Utc>,
-) -> Result<DeliveryOutcome, StoreError> {
-    let id = delivery.id;
+) -> Result<bool, StoreError> {
     let reason = error.to_string();
-    tracing::warn!(delivery = id, chat = %delivery.chat, error = %reason, "delivery failed");
-    delivery.last_error = Some(reason.clone());
+    let chat = deliveries[0].chat.clone();
+    tracing::warn!(chat = %chat, deliveries = deliveries.len(), error = %reason, "delivery failed");
     let retry_at = match error {
         SendError::RetryAfter(wait) => now + to_chrono(wait),
         SendError::Transient(_) => {
-            delivery.attempts += 1;
-            if delivery.attempts >= MAX_ATTEMPTS {
-                return drop_delivery(store, delivery, &reason, now).await;
+            let attempts = deliveries.iter().map(|d| d.attempts).max().unwrap_or(0) + 1;
+            if attempts >= MAX_ATTEMPTS {
+                return drop_all(store, &deliveries, &reason, now).await;
             }
-            now + to_chrono(backoff(delivery.attempts, fastrand::f64()))
+            for delivery in &mut deliveries {
+                delivery.attempts = attempts;
+            }
+            now + to_chrono(backoff(attempts, fastrand::f64()))
         }
-        SendError::Malformed(_) if !delivery.plain_text => {
-            delivery.plain_text = true;
+        SendError::Malformed(_) if deliveries.iter().all(|d| !d.plain_text) => {
+            for delivery in &mut deliveries {
+                delivery.plain_text = true;
+            }
             now
         }
-        SendError::Malformed(_) => return drop_delivery(store, delivery, &reason, now).await,
+        SendError::Malformed(_) => return drop_all(store, &deliveries, &reason, now).await,
         SendError::Permanent(_) => {
-            deactivate(store, delivery, &reason).await?;
-            return drop_delivery(store, delivery, &reason, now).await;
+            deactivate(store, &chat, &reason).await?;
+            return drop_all(store, &deliveries, &reason, now).await;
         }
         SendError::Migrated(new_id) => {
-            migrate(store, delivery, new_id).await?;
+            let new = migrate(store, &chat, new_id).await?;
+            for delivery in &mut deliveries {
+                delivery.chat = new.clone();
+            }
             now
         }
     };
-    delivery.not_before = Some(retry_at);
-    store.reschedule_delivery(delivery).await?;
-    Ok(DeliveryOutcome::Retrying {
-        id,
-        at: retry_at,
-        reason,
-    })
+    for delivery in &mut deliveries {
+        delivery.last_error = Some(reason.clone());
+        delivery.not_before = Some(retry_at);
+        store.reschedule_delivery(delivery).await?;
+    }
+    Ok(false)
 }
 
-async fn drop_delivery(
+async fn drop_all(
     store: &Store,
-    delivery: &Delivery,
+    deliveries: &[Delivery],
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<DeliveryOutcome, StoreError> {
-    store.dead_letter(delivery, reason, now).await?;
-    tracing::error!(delivery = delivery.id, chat = %delivery.chat, reason, "delivery dropped to dead letters");
-    Ok(DeliveryOutcome::Dropped {
-        id: delivery.id,
-        reason: reason.to_string(),
-    })
+) -> Result<bool, StoreError> {
+    for delivery in deliveries {
+        store.dead_letter(delivery, reason, now).await?;
+        tracing::error!(delivery = delivery.id, chat = %delivery.chat, reason, "delivery dropped to dead letters");
+    }
+    Ok(true)
 }
 
 /// The chat blocked us or is gone: keep its subscription but stop alerting it, so
 /// `/start` can bring it back.
-async fn deactivate(store: &Store, delivery: &Delivery, reason: &str) -> Result<(), StoreError> {
-    if let Some(mut subscription) = store.subscription(&delivery.chat)?
+async fn deactivate(store: &Store, chat: &ChatRef, reason: &str) -> Result<(), StoreError> {
+    if let Some(mut subscription) = store.subscription(chat)?
         && subscription.active
     {
         subscription.active = false;
         store.put_subscription(&subscription).await?;
-        tracing::warn!(chat = %delivery.chat, reason, "subscription deactivated");
+        tracing::warn!(chat = %chat, reason, "subscription deactivated");
     }
     Ok(())
 }
 
 /// A Telegram group became a supergroup: move its subscription and queued deliveries.
-async fn migrate(store: &Store, delivery: &mut Delivery, new_id: i64) -> Result<(), StoreError> {
-    let old = delivery.chat.clone();
+async fn migrate(store: &Store, old: &ChatRef, new_id: i64) -> Result<ChatRef, StoreError> {
     let mut new = old.clone();
     new.id = new_id;
-    if let Some(mut subscription) = store.subscription(&old)? {
+    if let Some(mut subscription) = store.subscription(old)? {
         subscription.chat = new.clone();
         store.put_subscription(&subscription).await?;
-        store.remove_subscription(&old).await?;
+        store.remove_subscription(old).await?;
     }
-    store.move_deliveries(&old, &new).await?;
-    delivery.chat = new;
+    store.move_deliveries(old, &new).await?;
     tracing::info!(from = %old, to = new_id, "chat migrated");
-    Ok(())
+    Ok(new)
 }
 
-/// Exponential back-off with full jitter: up to 2^attempts seconds, at most an hour.
+/// Exponential back-off with jitter: between half and all of 2^attempts seconds, at most
+/// an hour.
 pub fn backoff(attempts: u32, random: f64) -> Duration {
     let ceiling =
         Duration::from_secs(2u64.saturating_pow(attempts.min(12))).min(Duration::from_secs(3600));
@@ -176,18 +223,26 @@ fn to_chrono(duration: Duration) -> chrono::Duration {
 pub async fn run(
     store: Store,
     notifier: Arc<dyn Notifier>,
+    params: DispatchParams,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
     let platform: Platform = notifier.platform();
     tracing::info!(platform = platform.as_str(), "dispatcher started");
     while !shutdown.is_cancelled() {
-        let wait = match deliver_next(&store, notifier.as_ref(), Utc::now()).await {
-            Ok(DeliveryOutcome::Idle { until }) => until
+        let wait = match deliver_round(&store, notifier.as_ref(), Utc::now(), params).await {
+            Ok(round) if round.idle => round
+                .idle_until
                 .and_then(|at| (at - Utc::now()).to_std().ok())
                 .unwrap_or(IDLE_RECHECK)
                 .min(IDLE_RECHECK),
-            Ok(_) => continue,
+            Ok(round) if round.delivered + round.dropped > 0 => continue,
+            // Only retries this round: wait for the earliest to come due.
+            Ok(round) => round
+                .idle_until
+                .and_then(|at| (at - Utc::now()).to_std().ok())
+                .unwrap_or(Duration::ZERO)
+                .min(IDLE_RECHECK),
             Err(error) => {
                 tracing::error!(platform = platform.as_str(), %error, "outbox error; retrying in 5 s");
                 Duration::from_secs(5)

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod delivery;
 pub mod dispatcher;
 pub mod domain;
 pub mod events;

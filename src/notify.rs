@@ -2,7 +2,8 @@
 //! and says how it went, with platform errors already sorted into what the dispatcher
 //! must do about them.
 
-use crate::domain::{Delivery, Platform};
+use crate::delivery::Group;
+use crate::domain::Platform;
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 
@@ -31,7 +32,9 @@ pub enum SendError {
     Migrated(i64),
 }
 
+/// A platform that can deliver one message: a single alert, a burst of alerts for one
+/// chat, or a chat's digest (see `delivery::plan`).
 pub trait Notifier: Send + Sync {
     fn platform(&self) -> Platform;
-    fn send<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<Receipt, SendError>>;
+    fn send<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, Result<Receipt, SendError>>;
 }

@@ -95,6 +95,9 @@ pub struct Delivery {
     /// Set after the platform refused the formatted message: the retry goes as plain text.
     #[serde(default)]
     pub plain_text: bool,
+    /// Held for the chat's daily digest (its `not_before` is the digest time).
+    #[serde(default)]
+    pub digest: bool,
 }
 
 impl Delivery {
@@ -117,6 +120,7 @@ impl Delivery {
             last_error: None,
             not_before: None,
             plain_text: false,
+            digest: false,
         }
     }
 }

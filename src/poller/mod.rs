@@ -33,6 +33,7 @@ pub struct Poller {
     pub feeds: Vec<FeedConfig>,
     pub settings: Settings,
     pub events: EventsConfig,
+    pub delivery: crate::config::DeliveryConfig,
     /// Dispatchers to wake when deliveries are queued.
     pub wake: Vec<Arc<Notify>>,
     host_limits: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -84,6 +85,7 @@ impl Poller {
             feeds: config.feeds.clone(),
             settings: config.settings.clone(),
             events: config.events.clone(),
+            delivery: config.delivery.clone(),
             wake: Vec::new(),
             host_limits: Default::default(),
             commit_lock: tokio::sync::Mutex::new(()),
@@ -337,7 +339,13 @@ impl Poller {
                 "flood breaker: most entries look new at once (guid change or CMS migration?); recorded without alerting");
         }
         state.primed = true;
-        let mut routing = route::Routing::load(&self.store, &self.events, now)?;
+        let mut routing = route::Routing::load(
+            &self.store,
+            &self.events,
+            &self.delivery,
+            self.settings.time_zone,
+            now,
+        )?;
         // On a first poll only the `backfill` newest entries may alert.
         let alertable = if first_poll {
             feed.backfill

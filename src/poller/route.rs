@@ -2,8 +2,10 @@
 //! it — a first alert for chats not yet told about the event, at most one "also reported
 //! by" follow-up per chat and event per interval for the others.
 
-use crate::config::EventsConfig;
-use crate::domain::{Alert, ChatRef, Delivery, DeliveryKind, Event, EventId, Subscription};
+use crate::config::{DeliveryConfig, EventsConfig, QuietMode};
+use crate::domain::{
+    Alert, ChatRef, Delivery, DeliveryKind, DeliveryMode, Event, EventId, Subscription,
+};
 use crate::events;
 use crate::store::{EventDelivery, PollCommit, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -14,6 +16,8 @@ use std::collections::{BTreeSet, HashMap};
 pub struct Routing<'a> {
     store: &'a Store,
     config: &'a EventsConfig,
+    delivery: &'a DeliveryConfig,
+    zone: chrono_tz::Tz,
     subscriptions: Vec<Subscription>,
     events: Vec<Event>,
     touched: BTreeSet<EventId>,
@@ -25,6 +29,8 @@ impl<'a> Routing<'a> {
     pub fn load(
         store: &'a Store,
         config: &'a EventsConfig,
+        delivery: &'a DeliveryConfig,
+        zone: chrono_tz::Tz,
         now: DateTime<Utc>,
     ) -> Result<Self, StoreError> {
         let window =
@@ -32,6 +38,8 @@ impl<'a> Routing<'a> {
         Ok(Self {
             store,
             config,
+            delivery,
+            zone,
             subscriptions: store
                 .subscriptions()?
                 .into_iter()
@@ -81,21 +89,19 @@ impl<'a> Routing<'a> {
         };
         let event_id = self.events[index].id.clone();
         self.touched.insert(event_id.clone());
-        let wanting: Vec<ChatRef> = self
+        let wanting: Vec<Subscription> = self
             .subscriptions
             .iter()
             .filter(|s| s.wants(&alert.item, &alert.classification))
-            .map(|s| s.chat.clone())
+            .cloned()
             .collect();
-        for chat in wanting {
-            if let Some(kind) = self.decide(&event_id, &chat, index)? {
-                commit.deliveries.push(Delivery::new(
-                    chat,
-                    alert.clone(),
-                    Some(event_id.clone()),
-                    kind,
-                    self.now,
-                ));
+        for subscription in wanting {
+            if let Some(kind) = self.decide(&event_id, &subscription.chat, index)? {
+                let chat = subscription.chat.clone();
+                let mut delivery =
+                    Delivery::new(chat, alert.clone(), Some(event_id.clone()), kind, self.now);
+                self.schedule(&mut delivery, &subscription, alert);
+                commit.deliveries.push(delivery);
             }
         }
         Ok((event_id, is_new))
@@ -137,6 +143,32 @@ impl<'a> Routing<'a> {
             },
         );
         Ok(Some(kind))
+    }
+
+    /// Holds a delivery for the chat's digest, or past its quiet hours when configured to
+    /// defer; a digest-bypass topic goes at once.
+    fn schedule(&self, delivery: &mut Delivery, subscription: &Subscription, alert: &Alert) {
+        let bypass = alert
+            .classification
+            .topics
+            .iter()
+            .any(|t| self.delivery.digest_bypass.contains(&t.topic));
+        if let DeliveryMode::Digest { minute_of_day } = subscription.mode
+            && !bypass
+        {
+            delivery.digest = true;
+            delivery.not_before = Some(crate::delivery::next_local_time(
+                self.now,
+                minute_of_day,
+                self.zone,
+            ));
+            return;
+        }
+        if self.delivery.quiet_mode == QuietMode::Defer
+            && let Some(quiet) = subscription.quiet
+        {
+            delivery.not_before = crate::delivery::quiet_until(self.now, quiet, self.zone);
+        }
     }
 
     /// Moves the touched events and the new per-chat records into the commit.

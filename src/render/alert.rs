@@ -65,6 +65,88 @@ pub fn alert_doc(alert: &Alert, lang: Lang, zone: Tz) -> Doc {
     doc
 }
 
+/// One alert in a list (burst or digest): hashtags, linked title, outlet.
+fn alert_line(alert: &Alert, event: Option<&EventId>) -> Vec<Span> {
+    let hashtags: Vec<String> = alert
+        .classification
+        .topics
+        .iter()
+        .map(|t| format!("#{}", t.topic))
+        .collect();
+    let title = truncate(
+        if alert.item.title.trim().is_empty() {
+            &alert.item.summary
+        } else {
+            &alert.item.title
+        },
+        MAX_TITLE,
+    );
+    let mut line = vec![Span::Text("• ".into())];
+    line.push(match &alert.item.link {
+        Some(url) => Span::Link {
+            text: title,
+            url: url.clone(),
+        },
+        None => Span::Bold(title),
+    });
+    line.push(Span::Italic(format!(" — {} ", alert.item.outlet)));
+    line.push(Span::Text(hashtags.join(" ")));
+    if let Some(event) = event {
+        line.push(Span::Text(" ".into()));
+        line.push(Span::Code(event.to_string()));
+    }
+    line
+}
+
+/// Several alerts for one chat as one message: a header and a line each.
+pub fn burst_doc(alerts: &[(&Alert, Option<&EventId>)], lang: Lang) -> Doc {
+    let mut doc = Doc::new();
+    doc.push(vec![Span::Bold(i18n::format(
+        lang,
+        "batch_header",
+        &[("count", &alerts.len().to_string())],
+    ))]);
+    for (alert, event) in alerts {
+        doc.push(alert_line(alert, *event));
+    }
+    doc
+}
+
+/// A chat's daily digest: the day's alerts grouped under their first topic.
+pub fn digest_doc(alerts: &[(&Alert, Option<&EventId>)], lang: Lang) -> Doc {
+    let mut doc = Doc::new();
+    doc.push(vec![Span::Bold(i18n::format(
+        lang,
+        "digest_header",
+        &[("count", &alerts.len().to_string())],
+    ))]);
+    let mut topics: Vec<String> = Vec::new();
+    for (alert, _) in alerts {
+        let topic = alert
+            .classification
+            .topics
+            .first()
+            .map_or_else(|| "other".to_string(), |t| t.topic.to_string());
+        if !topics.contains(&topic) {
+            topics.push(topic);
+        }
+    }
+    for topic in topics {
+        doc.push(vec![Span::Bold(format!("#{topic}"))]);
+        for (alert, event) in alerts {
+            let first = alert
+                .classification
+                .topics
+                .first()
+                .map_or_else(|| "other".to_string(), |t| t.topic.to_string());
+            if first == topic {
+                doc.push(alert_line(alert, *event));
+            }
+        }
+    }
+    doc
+}
+
 /// At most this many outlets are named in a follow-up; the rest are counted.
 const MAX_OUTLETS: usize = 6;
 

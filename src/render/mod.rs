@@ -6,7 +6,7 @@ mod alert;
 pub mod doc;
 pub mod telegram;
 
-pub use alert::{alert_doc, follow_up_doc};
+pub use alert::{alert_doc, burst_doc, digest_doc, follow_up_doc};
 pub use doc::{Doc, Span};
 
 use crate::domain::{Alert, Delivery, DeliveryKind};

@@ -334,4 +334,4 @@ impl std::fmt::Debug for Store {
 }
 
 /// Values that callers of the outbox keep; see `outbox.rs`.
-pub use outbox::{DeadLetter, NextDelivery, OutboxStats};
+pub use outbox::{DeadLetter, OutboxStats};

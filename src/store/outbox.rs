@@ -32,32 +32,50 @@ pub struct OutboxStats {
     pub dead_letters: usize,
 }
 
-/// What the dispatcher should do next for one platform.
-#[derive(Debug)]
-pub enum NextDelivery {
-    Due(Box<Delivery>),
-    /// Nothing is due before this time.
-    WaitUntil(DateTime<Utc>),
-    Empty,
-}
-
 impl Store {
-    /// The oldest delivery for `platform` that may be sent at `now`.
-    pub fn next_delivery(
+    /// Up to `limit` deliveries for `platform` that may be sent at `now`, in queue order,
+    /// and the earliest time one of the others becomes due.
+    pub fn due_deliveries(
         &self,
         platform: Platform,
         now: DateTime<Utc>,
-    ) -> Result<NextDelivery, StoreError> {
+        limit: usize,
+    ) -> Result<(Vec<Delivery>, Option<DateTime<Utc>>), StoreError> {
+        let mut due = Vec::new();
         let mut earliest: Option<DateTime<Utc>> = None;
         for entry in self.outbox.scan_prefix([platform as u8]) {
             let (_, value) = entry?;
             let delivery: Delivery = decode(OUTBOX, &value)?;
             match delivery.not_before {
                 Some(at) if at > now => earliest = Some(earliest.map_or(at, |e| e.min(at))),
-                _ => return Ok(NextDelivery::Due(Box::new(delivery))),
+                _ if due.len() < limit => due.push(delivery),
+                _ => {}
             }
         }
-        Ok(earliest.map_or(NextDelivery::Empty, NextDelivery::WaitUntil))
+        Ok((due, earliest))
+    }
+
+    /// Records several deliveries sent as one message, in one transaction.
+    pub async fn complete_deliveries(
+        &self,
+        deliveries: &[Delivery],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let done = encode(&at)?;
+        let keys: Vec<(Vec<u8>, [u8; 8])> = deliveries
+            .iter()
+            .map(|d| (key(d), d.id.to_be_bytes()))
+            .collect();
+        (&self.outbox, &self.delivered)
+            .transaction(|(outbox, delivered)| {
+                for (outbox_key, id) in &keys {
+                    outbox.remove(outbox_key.as_slice())?;
+                    delivered.insert(id, done.as_slice())?;
+                }
+                Ok(())
+            })
+            .map_err(StoreError::from_transaction)?;
+        self.flush().await
     }
 
     pub fn pending_deliveries(&self) -> Result<Vec<Delivery>, StoreError> {

@@ -3,6 +3,7 @@
 //! group), with every platform error sorted into what the dispatcher must do.
 
 use super::errors::classify_error;
+use crate::delivery::{Group, GroupKind};
 use crate::domain::{ChatRef, Delivery, DeliveryKind, Lang, Platform};
 use crate::notify::{Notifier, Receipt, SendError};
 use crate::render::{self, Doc, Span, telegram};
@@ -117,10 +118,25 @@ impl TelegramNotifier {
         }
     }
 
-    async fn send_one(&self, delivery: &Delivery) -> Result<Receipt, SendError> {
+    fn group_document(&self, group: &Group, lang: Lang) -> Doc {
+        let alerts: Vec<_> = group
+            .deliveries
+            .iter()
+            .map(|d| (&d.alert, d.event.as_ref()))
+            .collect();
+        match group.kind {
+            GroupKind::Single => self.document(&group.deliveries[0], lang),
+            GroupKind::Burst => render::burst_doc(&alerts, lang),
+            GroupKind::Digest => render::digest_doc(&alerts, lang),
+        }
+    }
+
+    async fn send_group(&self, group: &Group) -> Result<Receipt, SendError> {
+        // A group is never empty: `delivery::plan` makes each from at least one delivery.
+        let delivery = &group.deliveries[0];
         let chat = &delivery.chat;
         let (lang, quiet) = self.chat_settings(chat);
-        let doc = self.document(delivery, lang);
+        let doc = self.group_document(group, lang);
         let chunks = if delivery.plain_text {
             // The retry after Telegram refused our HTML: the same words, no markup.
             vec![render::truncate(&doc.plain(), telegram::MAX_MESSAGE)]
@@ -176,7 +192,7 @@ impl Notifier for TelegramNotifier {
         Platform::Telegram
     }
 
-    fn send<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<Receipt, SendError>> {
-        Box::pin(self.send_one(delivery))
+    fn send<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, Result<Receipt, SendError>> {
+        Box::pin(self.send_group(group))
     }
 }

@@ -4,5 +4,6 @@
 
 mod support;
 
+mod delivery;
 mod run_binary;
 mod telegram;
