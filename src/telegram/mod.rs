@@ -117,6 +117,17 @@ impl Telegram {
         })
     }
 
+    /// A notifier alone, without the update loop: for tools and benchmarks that only send.
+    pub fn notifier_at(
+        token: &str,
+        api_url: url::Url,
+        store: Store,
+        zone: chrono_tz::Tz,
+        limits: TelegramLimits,
+    ) -> TelegramNotifier {
+        TelegramNotifier::new(Bot::new(token).set_api_url(api_url), store, zone, false, limits)
+    }
+
     pub fn notifier(
         &self,
         zone: chrono_tz::Tz,

@@ -14,6 +14,7 @@ use futures_util::future::BoxFuture;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 use teloxide::prelude::*;
 use teloxide::types::{LinkPreviewOptions, MessageId, ParseMode, ReplyParameters, ThreadId};
 
@@ -35,6 +36,16 @@ impl Default for TelegramLimits {
     }
 }
 
+/// `count` messages per `window`, evenly spaced with no burst and 3% to spare: a burst
+/// at the full rate would put more than `count` messages into some window of the
+/// platform's own counting, and jitter on the way must not tip a message over.
+fn even_quota(count: u32, window: Duration) -> Quota {
+    let period = window.mul_f64(1.03) / count.max(1);
+    Quota::with_period(period.max(Duration::from_micros(1)))
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::MIN)
+}
+
 struct Limiters {
     global: DefaultDirectRateLimiter,
     per_chat: DefaultKeyedRateLimiter<i64>,
@@ -43,11 +54,10 @@ struct Limiters {
 
 impl Limiters {
     fn new(limits: TelegramLimits) -> Self {
-        let nonzero = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
         Self {
-            global: RateLimiter::direct(Quota::per_second(nonzero(limits.global_per_second))),
-            per_chat: RateLimiter::keyed(Quota::per_second(nonzero(limits.per_chat_per_second))),
-            per_group: RateLimiter::keyed(Quota::per_minute(nonzero(limits.per_group_per_minute))),
+            global: RateLimiter::direct(even_quota(limits.global_per_second, Duration::from_secs(1))),
+            per_chat: RateLimiter::keyed(even_quota(limits.per_chat_per_second, Duration::from_secs(1))),
+            per_group: RateLimiter::keyed(even_quota(limits.per_group_per_minute, Duration::from_secs(60))),
         }
     }
 

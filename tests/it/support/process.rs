@@ -136,6 +136,13 @@ impl Chipwatch {
         self.finish(limit).await
     }
 
+    /// SIGKILL: no handler runs, nothing is flushed that was not flushed already.
+    pub async fn kill_hard(self, limit: Duration) -> Exit {
+        let pid = self.child.id().expect("child pid") as i32;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("send SIGKILL");
+        self.finish(limit).await
+    }
+
     /// Waits for the process to exit by itself.
     pub async fn finish(mut self, limit: Duration) -> Exit {
         let status = tokio::time::timeout(limit, self.child.wait())
