@@ -483,6 +483,7 @@ fn validate(
             params: crate::events::EventParams {
                 window: raw.events.window,
                 min_score: raw.events.min_score,
+                ..crate::events::EventParams::default()
             },
             follow_up_interval: raw.events.follow_up_interval,
         },
