@@ -4,4 +4,5 @@
 
 mod support;
 
+mod cluster_cli;
 mod run_binary;
