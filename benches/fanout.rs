@@ -11,7 +11,10 @@
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use chipwatch::dispatcher::{self, DispatchParams};
-use chipwatch::domain::{Alert, ChatRef, Classification, Delivery, DeliveryKind, FeedId, Item, ItemId, Lang, Platform, TopicId, TopicScore};
+use chipwatch::domain::{
+    Alert, ChatRef, Classification, Delivery, DeliveryKind, FeedId, Item, ItemId, Lang, Platform,
+    TopicId, TopicScore,
+};
 use chipwatch::store::{PollCommit, Store};
 use chipwatch::telegram::{Telegram, TelegramLimits};
 use chrono::Utc;
@@ -34,10 +37,17 @@ impl Enforcer {
     /// Telegram's rule as the fake applies it: no more than 30 messages in any one-second
     /// window, no more than one per chat per second.
     fn admit(&mut self, chat: i64, now: Instant) -> bool {
-        while self.recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
             self.recent.pop_front();
         }
-        let chat_ok = self.last_per_chat.get(&chat).is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(1));
+        let chat_ok = self
+            .last_per_chat
+            .get(&chat)
+            .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(1));
         if self.recent.len() >= ALLOWED_PER_SECOND || !chat_ok {
             self.rejected += 1;
             return false;
@@ -50,7 +60,9 @@ impl Enforcer {
 }
 
 async fn fake_bot_api(enforcer: Arc<Mutex<Enforcer>>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = axum::Router::new().fallback(move |body: Bytes| {
         let enforcer = enforcer.clone();
@@ -84,7 +96,10 @@ fn alert() -> Alert {
             lang: Lang::It,
         },
         classification: Classification {
-            topics: vec![TopicScore { topic: TopicId::parse("approval").expect("id"), score: 4.5 }],
+            topics: vec![TopicScore {
+                topic: TopicId::parse("approval").expect("id"),
+                score: 4.5,
+            }],
             entities: vec![],
             why: vec!["approval: \"via libera\" + context \"chip\" (+4.5)".into()],
         },
@@ -93,18 +108,48 @@ fn alert() -> Alert {
 
 #[tokio::main]
 async fn main() {
-    let chats: i64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10_000);
+    let chats: i64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10_000);
     let enforcer = Arc::new(Mutex::new(Enforcer::default()));
     let api = fake_bot_api(enforcer.clone()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("store");
     let now = Utc::now();
     let deliveries = (1..=chats)
-        .map(|id| Delivery::new(ChatRef { platform: Platform::Telegram, id, thread: None }, alert(), None, DeliveryKind::Alert, now))
+        .map(|id| {
+            Delivery::new(
+                ChatRef {
+                    platform: Platform::Telegram,
+                    id,
+                    thread: None,
+                },
+                alert(),
+                None,
+                DeliveryKind::Alert,
+                now,
+            )
+        })
         .collect();
-    store.commit_poll(PollCommit { deliveries, ..PollCommit::default() }).await.expect("queue");
-    let notifier = Telegram::notifier_at("1:bench", url::Url::parse(&api).expect("url"), store.clone(), chrono_tz::Europe::Rome, TelegramLimits::default());
-    let params = DispatchParams { max_in_flight: 4, burst_min: 3 };
+    store
+        .commit_poll(PollCommit {
+            deliveries,
+            ..PollCommit::default()
+        })
+        .await
+        .expect("queue");
+    let notifier = Telegram::notifier_at(
+        "1:bench",
+        url::Url::parse(&api).expect("url"),
+        store.clone(),
+        chrono_tz::Europe::Rome,
+        TelegramLimits::default(),
+    );
+    let params = DispatchParams {
+        max_in_flight: 4,
+        burst_min: 3,
+    };
 
     eprintln!("fan-out: {chats} chats queued; delivering…");
     let started = Instant::now();
@@ -112,7 +157,9 @@ async fn main() {
     // Bounded: every round sends or waits; the cap is far above what 10,000 chats need.
     while store.outbox_stats().pending > 0 && rounds < 50 * chats as u64 + 1000 {
         rounds += 1;
-        let round = dispatcher::deliver_round(&store, &notifier, Utc::now(), params).await.expect("round");
+        let round = dispatcher::deliver_round(&store, &notifier, Utc::now(), params)
+            .await
+            .expect("round");
         if round.delivered == 0 {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -122,7 +169,16 @@ async fn main() {
     let enforcer = enforcer.lock().expect("enforcer");
     let rate = outbox.delivered as f64 / elapsed;
     println!("chats: {chats}");
-    println!("delivered: {} in {elapsed:.1} s ({rounds} rounds); dead letters: {}", outbox.delivered, outbox.dead_letters);
-    println!("delivery rate: {rate:.2} messages/s = {:.1} % of the allowed {ALLOWED_PER_SECOND}/s", 100.0 * rate / ALLOWED_PER_SECOND as f64);
-    println!("429 answers: {} (accepted {})", enforcer.rejected, enforcer.accepted);
+    println!(
+        "delivered: {} in {elapsed:.1} s ({rounds} rounds); dead letters: {}",
+        outbox.delivered, outbox.dead_letters
+    );
+    println!(
+        "delivery rate: {rate:.2} messages/s = {:.1} % of the allowed {ALLOWED_PER_SECOND}/s",
+        100.0 * rate / ALLOWED_PER_SECOND as f64
+    );
+    println!(
+        "429 answers: {} (accepted {})",
+        enforcer.rejected, enforcer.accepted
+    );
 }

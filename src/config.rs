@@ -91,6 +91,8 @@ struct RawEvents {
     #[serde(with = "humantime_serde")]
     window: Duration,
     min_score: f32,
+    entity_weight: f32,
+    opposed_topics: Vec<[String; 2]>,
     #[serde(with = "humantime_serde")]
     follow_up_interval: Duration,
 }
@@ -101,6 +103,12 @@ impl Default for RawEvents {
         Self {
             window: params.window,
             min_score: params.min_score,
+            entity_weight: params.entity_weight,
+            opposed_topics: params
+                .opposed_topics
+                .iter()
+                .map(|(a, b)| [a.to_string(), b.to_string()])
+                .collect(),
             follow_up_interval: Duration::from_secs(6 * 3600),
         }
     }
@@ -423,8 +431,24 @@ fn validate(
         }
     };
 
-    if !(0.0..=2.0).contains(&raw.events.min_score) {
-        problem("events.min_score".into(), "must be between 0 and 2".into());
+    if !(0.0..=1.0).contains(&raw.events.min_score) {
+        problem("events.min_score".into(), "must be between 0 and 1".into());
+    }
+    if !(0.0..=100.0).contains(&raw.events.entity_weight) {
+        problem(
+            "events.entity_weight".into(),
+            "must be between 0 and 100".into(),
+        );
+    }
+    let mut opposed_topics = Vec::new();
+    for (index, [a, b]) in raw.events.opposed_topics.iter().enumerate() {
+        match (TopicId::parse(a), TopicId::parse(b)) {
+            (Ok(a), Ok(b)) => opposed_topics.push((a, b)),
+            _ => problem(
+                format!("events.opposed_topics[{index}]"),
+                format!("`{a}`, `{b}`: not topic ids"),
+            ),
+        }
     }
     let quiet_mode = match raw.delivery.quiet_hours.as_str() {
         "silence" => QuietMode::Silence,
@@ -547,6 +571,8 @@ fn validate(
             params: crate::events::EventParams {
                 window: raw.events.window,
                 min_score: raw.events.min_score,
+                entity_weight: raw.events.entity_weight,
+                opposed_topics,
             },
             follow_up_interval: raw.events.follow_up_interval,
         },

@@ -77,9 +77,15 @@ pub async fn deliver_round(
         return Ok(round);
     }
     let groups = delivery::plan(fresh, params.max_in_flight, params.burst_min);
-    let results =
-        futures_util::future::join_all(groups.iter().map(|group| notifier.send(group))).await;
-    for (group, result) in groups.into_iter().zip(results) {
+    // Each send is timed: a wait the platform asks for counts from its answer, not from
+    // the start of the round.
+    let sends = groups.iter().map(|group| async move {
+        let started = std::time::Instant::now();
+        let result = notifier.send(group).await;
+        (result, started.elapsed())
+    });
+    let results = futures_util::future::join_all(sends).await;
+    for (group, (result, took)) in groups.into_iter().zip(results) {
         match result {
             Ok(receipt) => {
                 record_success(store, &group, receipt).await?;
@@ -87,7 +93,8 @@ pub async fn deliver_round(
                 round.messages += 1;
             }
             Err(error) => {
-                let dropped = record_failure(store, group.deliveries, error, now).await?;
+                let answered = now + to_chrono(took);
+                let dropped = record_failure(store, group.deliveries, error, answered).await?;
                 if dropped {
                     round.dropped += 1
                 } else {
@@ -128,7 +135,7 @@ async fn record_failure(
     let chat = deliveries[0].chat.clone();
     tracing::warn!(chat = %chat, deliveries = deliveries.len(), error = %reason, "delivery failed");
     let retry_at = match error {
-        SendError::RetryAfter(wait) => now + to_chrono(wait),
+        SendError::RetryAfter(wait) => Some(now + to_chrono(wait)),
         SendError::Transient(_) => {
             let attempts = deliveries.iter().map(|d| d.attempts).max().unwrap_or(0) + 1;
             if attempts >= MAX_ATTEMPTS {
@@ -137,13 +144,14 @@ async fn record_failure(
             for delivery in &mut deliveries {
                 delivery.attempts = attempts;
             }
-            now + to_chrono(backoff(attempts, fastrand::f64()))
+            Some(now + to_chrono(backoff(attempts, fastrand::f64())))
         }
         SendError::Malformed(_) if deliveries.iter().all(|d| !d.plain_text) => {
             for delivery in &mut deliveries {
                 delivery.plain_text = true;
             }
-            now
+            // At once, in the next round.
+            None
         }
         SendError::Malformed(_) => return drop_all(store, &deliveries, &reason, now).await,
         SendError::Permanent(_) => {
@@ -155,12 +163,13 @@ async fn record_failure(
             for delivery in &mut deliveries {
                 delivery.chat = new.clone();
             }
-            now
+            // At once, in the next round.
+            None
         }
     };
     for delivery in &mut deliveries {
         delivery.last_error = Some(reason.clone());
-        delivery.not_before = Some(retry_at);
+        delivery.not_before = retry_at;
         store.reschedule_delivery(delivery).await?;
     }
     Ok(false)

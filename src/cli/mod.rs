@@ -2,6 +2,7 @@
 //! (`classify`, `check-config`, `feeds`, `db`). `main` parses and calls [`execute`].
 
 mod classify;
+mod cluster;
 mod db;
 mod feeds;
 
@@ -67,6 +68,14 @@ pub enum Command {
         #[arg(long, conflicts_with = "file")]
         text: Option<String>,
     },
+    /// Group items given as JSON lines (`id`, `title`, `text`, `outlet`, `url`, optional
+    /// `published` and `lang`) into events; prints `{"id", "event"}` per item, `null` for
+    /// an item no topic is about.
+    Cluster {
+        /// A file of JSON lines, or `-` for standard input.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
     /// Validate the configuration and the topic rules; report every problem.
     CheckConfig,
     /// Show each feed's health: last poll, status, errors, next poll.
@@ -125,6 +134,7 @@ pub async fn execute(cli: Cli) -> i32 {
             dry_run,
             json,
         } => report(poll(config, *dry_run, *json).await),
+        Command::Cluster { file } => report(cluster::run(&config, file)),
         Command::CheckConfig => check_config(&config),
         Command::Feeds { json } => report(feeds::run(&config, *json)),
         Command::Db {

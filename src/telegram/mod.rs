@@ -125,7 +125,13 @@ impl Telegram {
         zone: chrono_tz::Tz,
         limits: TelegramLimits,
     ) -> TelegramNotifier {
-        TelegramNotifier::new(Bot::new(token).set_api_url(api_url), store, zone, false, limits)
+        TelegramNotifier::new(
+            Bot::new(token).set_api_url(api_url),
+            store,
+            zone,
+            false,
+            limits,
+        )
     }
 
     pub fn notifier(

@@ -55,9 +55,18 @@ struct Limiters {
 impl Limiters {
     fn new(limits: TelegramLimits) -> Self {
         Self {
-            global: RateLimiter::direct(even_quota(limits.global_per_second, Duration::from_secs(1))),
-            per_chat: RateLimiter::keyed(even_quota(limits.per_chat_per_second, Duration::from_secs(1))),
-            per_group: RateLimiter::keyed(even_quota(limits.per_group_per_minute, Duration::from_secs(60))),
+            global: RateLimiter::direct(even_quota(
+                limits.global_per_second,
+                Duration::from_secs(1),
+            )),
+            per_chat: RateLimiter::keyed(even_quota(
+                limits.per_chat_per_second,
+                Duration::from_secs(1),
+            )),
+            per_group: RateLimiter::keyed(even_quota(
+                limits.per_group_per_minute,
+                Duration::from_secs(60),
+            )),
         }
     }
 

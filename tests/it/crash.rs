@@ -15,7 +15,11 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(60);
 const CHATS: i64 = 60;
 const KILLS: usize = 3;
-const QUIET: (&str, &str, &str) = ("phone", "Recensione dello smartphone dell'anno", "Display e batteria alla prova.");
+const QUIET: (&str, &str, &str) = (
+    "phone",
+    "Recensione dello smartphone dell'anno",
+    "Display e batteria alla prova.",
+);
 const BAN: (&str, &str, &str) = (
     "ban",
     "Gli Stati Uniti vietano l'export dei chip NVIDIA H20 verso la Cina",
@@ -23,13 +27,18 @@ const BAN: (&str, &str, &str) = (
 );
 
 fn is_alert(call: &Call) -> bool {
-    call.method == "sendmessage" && call.body["text"].as_str().is_some_and(|t| t.contains("#export_ban"))
+    call.method == "sendmessage"
+        && call.body["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("#export_ban"))
 }
 
 fn alerts_per_chat(telegram: &FakeTelegram) -> HashMap<i64, usize> {
     let mut counts = HashMap::new();
     for call in telegram.calls("sendMessage").into_iter().filter(is_alert) {
-        *counts.entry(call.body["chat_id"].as_i64().expect("chat id")).or_insert(0) += 1;
+        *counts
+            .entry(call.body["chat_id"].as_i64().expect("chat id"))
+            .or_insert(0) += 1;
     }
     counts
 }
@@ -44,9 +53,18 @@ async fn sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_per_kill
     {
         let store = Store::open(&data).expect("store");
         for id in 1..=CHATS {
-            let mut subscription = Subscription::new(ChatRef { platform: Platform::Telegram, id, thread: None });
-            subscription.topics.insert(TopicId::parse("export_ban").expect("id"));
-            store.put_subscription(&subscription).await.expect("subscribe");
+            let mut subscription = Subscription::new(ChatRef {
+                platform: Platform::Telegram,
+                id,
+                thread: None,
+            });
+            subscription
+                .topics
+                .insert(TopicId::parse("export_ban").expect("id"));
+            store
+                .put_subscription(&subscription)
+                .await
+                .expect("subscribe");
         }
     }
     let config = dir.path().join("chipwatch.toml");
@@ -63,10 +81,20 @@ async fn sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_per_kill
         ),
     )
     .expect("config");
-    let start = || Chipwatch::start_with_env(&config, &["run"], &[("TELOXIDE_TOKEN", "99:crash-test-token")]);
+    let start = || {
+        Chipwatch::start_with_env(
+            &config,
+            &["run"],
+            &[("TELOXIDE_TOKEN", "99:crash-test-token")],
+        )
+    };
 
     let mut process = start();
-    process.wait_stderr(LIMIT, |l| l.contains("polled") && l.contains("first_poll: true")).await;
+    process
+        .wait_stderr(LIMIT, |l| {
+            l.contains("polled") && l.contains("first_poll: true")
+        })
+        .await;
     feed.set("/feed.xml", Route::feed(rss(&[BAN, QUIET])));
 
     // Kill after a random number of alerts in each third of the run.
@@ -77,7 +105,11 @@ async fn sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_per_kill
         let third = CHATS as usize / (KILLS + 1);
         let point = third * (kill + 1) + random.usize(0..third / 2);
         telegram.wait_for(LIMIT, point, is_alert).await;
-        let sent_before_kill = telegram.calls("sendMessage").into_iter().filter(is_alert).count();
+        let sent_before_kill = telegram
+            .calls("sendMessage")
+            .into_iter()
+            .filter(is_alert)
+            .count();
         let exit = process.kill_hard(LIMIT).await;
         assert_ne!(exit.code, 0, "killed, not exited");
         kill_points.push(sent_before_kill);
@@ -90,7 +122,11 @@ async fn sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_per_kill
         if counts.len() == CHATS as usize {
             break counts;
         }
-        telegram.wait_for(LIMIT, telegram.calls("sendMessage").len() + 1, |c| c.method == "sendmessage").await;
+        telegram
+            .wait_for(LIMIT, telegram.calls("sendMessage").len() + 1, |c| {
+                c.method == "sendmessage"
+            })
+            .await;
     };
     let exit = process.terminate(LIMIT).await;
     assert_eq!(exit.code, 0);
@@ -103,7 +139,10 @@ async fn sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_per_kill
         outbox.pending, outbox.delivered, outbox.dead_letters
     );
     assert!(counts.values().all(|n| *n >= 1), "every chat alerted");
-    assert!(repeats <= KILLS, "at most one repeat per kill, saw {repeats}: {counts:?}");
+    assert!(
+        repeats <= KILLS,
+        "at most one repeat per kill, saw {repeats}: {counts:?}"
+    );
     assert_eq!((outbox.pending, outbox.dead_letters), (0, 0));
     assert_eq!(outbox.delivered, CHATS as usize);
 }

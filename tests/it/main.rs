@@ -4,6 +4,7 @@
 
 mod support;
 
+mod cluster_cli;
 mod crash;
 mod delivery;
 mod run_binary;

@@ -139,7 +139,11 @@ impl Chipwatch {
     /// SIGKILL: no handler runs, nothing is flushed that was not flushed already.
     pub async fn kill_hard(self, limit: Duration) -> Exit {
         let pid = self.child.id().expect("child pid") as i32;
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("send SIGKILL");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .expect("send SIGKILL");
         self.finish(limit).await
     }
 
