@@ -16,12 +16,14 @@ pub(crate) struct ScoreScratch {
     fired: Vec<Firing>,
 }
 
-/// One rule firing: the hit that matched and the `near` hit that let it.
+/// One rule firing: the hit that matched and the `near` hit that let it, and how many
+/// words lay between them (0 without `near`).
 #[derive(Debug, Clone, Copy)]
 struct Firing {
     rule: u32,
     hit: u32,
     partner: Option<u32>,
+    gap: u32,
     in_title: bool,
 }
 
@@ -103,28 +105,61 @@ pub(crate) fn evaluate(
             let Some(partner) = check(rules, item, flipped, rule, hit) else {
                 continue;
             };
-            if let (Some(target), Some(p)) = (def.flips, partner) {
-                // Both the lifting word and what it lifts stop counting for the target.
-                let (main, span) = (item.hits[hit as usize], item.hits[p as usize]);
-                let (start, end) = (main.start.min(span.start), main.end.max(span.end));
-                scratch.flipped.push((target, start, end));
-            }
-            let in_title = item.hits[hit as usize].start < item.title_words;
             scratch.fired.push(Firing {
                 rule,
                 hit,
-                partner,
-                in_title,
+                partner: partner.map(|(index, _)| index),
+                gap: partner.map_or(0, |(_, gap)| gap),
+                in_title: item.hits[hit as usize].start < item.title_words,
             });
         }
-        // Sorted once the lifting pass is done, so that `is_flipped` can search it.
-        scratch.flipped.sort_unstable();
+        if pass_flips {
+            resolve_lifting(rules, item, &mut scratch.fired);
+            for firing in &scratch.fired {
+                // Both the lifting word and what it lifts stop counting for the target.
+                let def = &rules.rules[firing.rule as usize];
+                if let (Some(target), Some(p)) = (def.flips, firing.partner) {
+                    let (main, span) = (item.hits[firing.hit as usize], item.hits[p as usize]);
+                    let (start, end) = (main.start.min(span.start), main.end.max(span.end));
+                    scratch.flipped.push((target, start, end));
+                }
+            }
+            // Sorted once the lifting pass is done, so that `is_flipped` can search it.
+            scratch.flipped.sort_unstable();
+        }
     }
     scratch.candidates = candidates;
     // 3. Each rule counts once, at its best firing (a title firing beats a body one).
     scratch.fired.sort_by_key(|f| (f.rule, !f.in_title, f.hit));
     scratch.fired.dedup_by_key(|f| f.rule);
     topic_scores(rules, item, &scratch.fired, why)
+}
+
+/// One verb, two opposite readings: "revoca le licenze" (a ban) and "revoca il divieto" (an
+/// approval) both fire on "revoca" when a licence and a ban word are both near. What is
+/// revoked is the closer object, so where two lifting rules flip each other's topic from the
+/// same word, the one with the farther `near` term gives way (a tie keeps both).
+fn resolve_lifting(rules: &Rules, item: &Item<'_>, fired: &mut Vec<Firing>) {
+    let opposed = |a: &Firing, b: &Firing| {
+        let (rule_a, rule_b) = (&rules.rules[a.rule as usize], &rules.rules[b.rule as usize]);
+        let (hit_a, hit_b) = (item.hits[a.hit as usize], item.hits[b.hit as usize]);
+        rule_a.flips == Some(rule_b.topic)
+            && rule_b.flips == Some(rule_a.topic)
+            && hit_a.start < hit_b.end
+            && hit_b.start < hit_a.end
+    };
+    let mut index = 0;
+    while index < fired.len() {
+        let firing = fired[index];
+        let beaten = fired
+            .iter()
+            .any(|other| opposed(&firing, other) && other.gap < firing.gap);
+        if beaten {
+            fired.remove(index);
+        } else {
+            index += 1;
+        }
+    }
 }
 
 /// Whether a lifting rule consumed `hit` for `topic`. `flipped` is sorted by (topic, start)
@@ -140,14 +175,14 @@ fn is_flipped(flipped: &[(u32, u32, u32)], item: &Item<'_>, topic: u32, hit: u32
 }
 
 /// Whether `rule` fires at `hit`: no `unless` term close by, and (if it has one) a `near`
-/// term close enough. Returns the closest `near` hit, if the rule has `near`.
+/// term close enough. Returns the closest `near` hit and its gap, if the rule has `near`.
 fn check(
     rules: &Rules,
     item: &Item<'_>,
     flipped: &[(u32, u32, u32)],
     rule: u32,
     hit: u32,
-) -> Option<Option<u32>> {
+) -> Option<Option<(u32, u32)>> {
     let def = &rules.rules[rule as usize];
     let main = item.hits[hit as usize];
     for &(group, within) in &def.unless {
@@ -176,7 +211,7 @@ fn check(
             best = Some((index, gap));
         }
     }
-    best.map(|(index, _)| Some(index))
+    best.map(Some)
 }
 
 /// One topic's tally before the yields-to check. Reasons are written only for the topics
