@@ -14,6 +14,7 @@ mod entities;
 mod matcher;
 mod normalize;
 mod score;
+mod tally;
 
 #[cfg(test)]
 mod eval_tests;

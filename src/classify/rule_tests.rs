@@ -146,6 +146,59 @@ fn each_rule_kind_fires_only_when_it_should() {
     }
 }
 
+/// Two lifting rules that flip each other's topic from the same verb: "revoke" lifts a ban
+/// (an approval) or takes a licence away (a ban). What is revoked decides.
+const OPPOSED_LIFTS: &str = r#"
+[groups.ban_words]
+en = ["ban"]
+[groups.licence]
+en = ["licence"]
+
+[[topic]]
+id = "ban"
+name_it = "b"
+name_en = "b"
+threshold = 3.0
+[[topic.rule]]
+weight = 3.0
+en = ["revoke"]
+near = ["licence"]
+within = 6
+flips = "approval"
+
+[[topic]]
+id = "approval"
+name_it = "a"
+name_en = "a"
+threshold = 3.0
+[[topic.rule]]
+weight = 3.0
+en = ["revoke"]
+near = ["ban_words"]
+within = 6
+flips = "ban"
+"#;
+
+#[test]
+fn the_closer_object_decides_what_a_lifting_verb_lifts() {
+    let rules = Rules::from_toml(OPPOSED_LIFTS).expect("the opposed rules compile");
+    let cases: &[(&str, &[&str])] = &[
+        ("US revokes the licence", &["ban"]),
+        ("US revokes the ban", &["approval"]),
+        ("US revokes licence and then a ban", &["ban"]),
+        ("US revokes the ban on a licence", &["approval"]),
+        // Equally near: no way to tell, so both readings stay.
+        ("licence revoked ban", &["approval", "ban"]),
+    ];
+    for (text, expect) in cases {
+        assert_eq!(
+            topics_of(&rules, "", text, Some(Lang::En)),
+            *expect,
+            "{text:?}"
+        );
+    }
+}
+
 #[test]
 fn reasons_name_the_terms_and_the_flip() {
     let rules = Rules::from_toml(SMALL_RULES).expect("the small rules compile");
