@@ -7,5 +7,6 @@ mod support;
 mod cluster_cli;
 mod crash;
 mod delivery;
+mod events_e2e;
 mod run_binary;
 mod telegram;
