@@ -75,6 +75,7 @@ pub async fn build(config: &Config, options: RunOptions) -> anyhow::Result<Parts
             rules: rules.clone(),
             feeds: config.feeds.clone(),
             zone: config.settings.time_zone,
+            allow_private_addresses: config.settings.allow_private_addresses,
         });
         let bot =
             crate::telegram::Telegram::connect(&token, &config.telegram, engine, store.clone())

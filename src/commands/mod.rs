@@ -3,6 +3,7 @@
 //! renders. Rights (chat admin, operator) are decided by the platform adapter and passed
 //! in; user-facing text comes from `i18n`, never from an internal error.
 
+mod feeds;
 mod parse;
 mod read;
 
@@ -60,6 +61,8 @@ pub struct Engine {
     pub rules: Arc<Rules>,
     pub feeds: Vec<FeedConfig>,
     pub zone: Tz,
+    /// Whether `/addfeed` may name loopback or private addresses (never, by default).
+    pub allow_private_addresses: bool,
 }
 
 impl Engine {
@@ -160,9 +163,8 @@ impl Engine {
             }
             Command::Status => self.status(lang),
             Command::Feeds => self.feeds_list(lang),
-            Command::AddFeed { .. } | Command::RemoveFeed { .. } => {
-                Ok(Reply::text(&i18n::text(lang, "not_operator")))
-            }
+            Command::AddFeed { url } => self.add_feed(invocation, &url).await,
+            Command::RemoveFeed { id } => self.remove_feed(lang, &id).await,
         }
     }
 

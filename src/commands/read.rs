@@ -219,8 +219,10 @@ impl Engine {
 
     pub(super) fn feeds_list(&self, lang: Lang) -> Result<Reply, StoreError> {
         let mut doc = Doc::text(&i18n::text(lang, "feeds_header"));
-        for feed in &self.feeds {
-            let state = self.store.feed_state(&feed.id)?.unwrap_or_default();
+        let mut feeds: Vec<(crate::domain::FeedId, String)> = self.feeds.iter().map(|f| (f.id.clone(), f.name.clone())).collect();
+        feeds.extend(self.store.feed_records()?.into_iter().map(|r| (r.id, format!("{} (+)", r.name))));
+        for (id, name) in &feeds {
+            let state = self.store.feed_state(id)?.unwrap_or_default();
             let health = match (state.consecutive_errors, state.last_success) {
                 (0, Some(_)) => "✅",
                 (0, None) => "⏳",
@@ -228,10 +230,10 @@ impl Engine {
             };
             doc.push(vec![
                 Span::Text(format!("{health} ")),
-                Span::Code(feed.id.to_string()),
+                Span::Code(id.to_string()),
                 Span::Text(format!(
                     " {} — {} items, {} errors",
-                    feed.name, state.last_items, state.consecutive_errors
+                    name, state.last_items, state.consecutive_errors
                 )),
             ]);
         }

@@ -1,8 +1,20 @@
 //! What chipwatch remembers about each feed between polls: HTTP validators for
 //! conditional GET, the schedule, and health counters that operators read.
 
+use super::{FeedId, Lang};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+/// A feed an operator added at run time (`/addfeed`), polled beside the configured ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedRecord {
+    pub id: FeedId,
+    pub name: String,
+    pub url: String,
+    pub lang: Lang,
+    pub added_by: i64,
+    pub added: DateTime<Utc>,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FeedState {

@@ -12,7 +12,7 @@ mod subscription;
 pub use chat::{ChatRef, Platform};
 pub use classification::{Classification, Entity, EntityKind, TopicScore};
 pub use event::{Event, EventId, EventSource};
-pub use feed::FeedState;
+pub use feed::{FeedRecord, FeedState};
 pub use ids::{FeedId, IdError, ItemId, TopicId, stable_hash};
 pub use item::{Alert, Delivery, DeliveryKind, Item, Lang};
 pub use subscription::{DeliveryMode, QuietHours, Subscription};

@@ -117,10 +117,40 @@ impl Poller {
     }
 
     /// The feeds due at `now`, and the earliest time another becomes due.
+    /// The configured feeds and those operators added at run time (`/addfeed`).
+    pub fn all_feeds(&self) -> Vec<FeedConfig> {
+        let mut feeds = self.feeds.clone();
+        let records = match self.store.feed_records() {
+            Ok(records) => records,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the runtime feeds; polling the configured ones");
+                Vec::new()
+            }
+        };
+        for record in records {
+            if feeds.iter().any(|f| f.id == record.id) {
+                continue;
+            }
+            match url::Url::parse(&record.url) {
+                Ok(url) => feeds.push(FeedConfig {
+                    id: record.id,
+                    name: record.name,
+                    source: FeedSource::Http(url),
+                    lang: record.lang,
+                    interval: self.settings.poll_interval,
+                    charset: None,
+                    backfill: 0,
+                }),
+                Err(error) => tracing::error!(feed = %record.id, %error, "a runtime feed's URL is unreadable; skipped"),
+            }
+        }
+        feeds
+    }
+
     fn due_feeds(&self, now: DateTime<Utc>) -> (Vec<FeedConfig>, Option<DateTime<Utc>>) {
         let mut due = Vec::new();
         let mut next: Option<DateTime<Utc>> = None;
-        for feed in &self.feeds {
+        for feed in &self.all_feeds() {
             let next_poll = match self.store.feed_state(&feed.id) {
                 Ok(state) => state.and_then(|s| s.next_poll),
                 Err(error) => {

@@ -10,7 +10,7 @@ pub use error::StoreError;
 pub use events::EventDelivery;
 
 use crate::domain::{
-    ChatRef, Delivery, Event, EventId, FeedId, FeedState, Item, ItemId, Subscription,
+    ChatRef, Delivery, Event, EventId, FeedId, FeedRecord, FeedState, Item, ItemId, Subscription,
 };
 use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
@@ -31,6 +31,7 @@ const DEAD_LETTERS: &str = "dead_letters";
 const EVENTS: &str = "events";
 const EVENT_INDEX: &str = "event_index";
 const EVENT_DELIVERIES: &str = "event_deliveries";
+const FEED_RECORDS: &str = "feed_records";
 
 /// A remembered item: when it was first seen, so the seen-set is pruned by age.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -68,6 +69,7 @@ pub struct Store {
     events: sled::Tree,
     event_index: sled::Tree,
     event_deliveries: sled::Tree,
+    feed_records: sled::Tree,
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -110,6 +112,7 @@ impl Store {
             events: tree(EVENTS)?,
             event_index: tree(EVENT_INDEX)?,
             event_deliveries: tree(EVENT_DELIVERIES)?,
+            feed_records: tree(FEED_RECORDS)?,
             db,
         };
         store.check_schema()?;
@@ -148,9 +151,14 @@ impl Store {
         &self.path
     }
 
-    /// Writes everything sled holds in memory to disk.
+    /// Writes everything sled holds in memory to disk. sled 0.34's `flush_async` can lose
+    /// its wake-up when several run at once (spacejam/sled#1308) and hang the caller, so
+    /// the blocking flush runs on a blocking thread instead.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Sled(format!("flush task: {e}")))??;
         Ok(())
     }
 
@@ -188,6 +196,22 @@ impl Store {
     pub async fn put_feed_state(&self, feed: &FeedId, state: &FeedState) -> Result<(), StoreError> {
         self.feeds.insert(feed.as_str(), encode(state)?)?;
         self.flush().await
+    }
+
+    /// Feeds added at run time, in id order.
+    pub fn feed_records(&self) -> Result<Vec<FeedRecord>, StoreError> {
+        self.feed_records.iter().values().map(|v| decode(FEED_RECORDS, &v?)).collect()
+    }
+
+    pub async fn put_feed_record(&self, record: &FeedRecord) -> Result<(), StoreError> {
+        self.feed_records.insert(record.id.as_str(), encode(record)?)?;
+        self.flush().await
+    }
+
+    pub async fn remove_feed_record(&self, id: &FeedId) -> Result<bool, StoreError> {
+        let removed = self.feed_records.remove(id.as_str())?.is_some();
+        self.flush().await?;
+        Ok(removed)
     }
 
     pub fn item(&self, id: ItemId) -> Result<Option<Item>, StoreError> {

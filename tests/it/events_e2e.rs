@@ -120,6 +120,7 @@ async fn three_outlets_one_story_make_one_alert_and_one_event_with_three_sources
         rules: Arc::new(chipwatch::app::compile_rules(&config).expect("rules")),
         feeds: config.feeds.clone(),
         zone: config.settings.time_zone,
+        allow_private_addresses: false,
     };
     let invocation = Invocation {
         chat: ChatRef::console(),
