@@ -10,7 +10,7 @@ use crate::config::{EventsConfig, FeedConfig, FeedSource, Settings};
 use crate::domain::{Alert, Classification, FeedState, Item, ItemId};
 use crate::feeds::parse::{self, FeedBody, ParsedEntry};
 use crate::feeds::schedule::{self, ScheduleInput};
-use crate::feeds::{CacheHints, FetchOutcome, Fetcher};
+use crate::feeds::{CacheHints, FetchError, FetchOutcome, Fetcher};
 use crate::store::{PollCommit, Store, StoreError};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -224,7 +224,10 @@ impl Poller {
                 retry_after,
             }) => {
                 state.last_status = Some(status);
-                schedule.retry_after = Some(retry_after.unwrap_or(self.settings.min_interval));
+                // Without a Retry-After, wait twice the feed's interval: coming back at
+                // `min_interval` (as this did) polls a server that just said "too many
+                // requests" more often than usual.
+                schedule.retry_after = Some(retry_after.unwrap_or(feed.interval.saturating_mul(2)));
                 report.outcome = PollOutcome::RateLimited { retry_after };
             }
             Ok(FetchOutcome::Body {
@@ -275,7 +278,15 @@ impl Poller {
                     }
                 }
             }
-            Err(error) => record_error(&mut state, now, format!("fetch: {error}"), &mut report),
+            Err(error) => {
+                // The health shows the last answer: a 404 is a status, a timeout is none.
+                state.last_status = match error {
+                    FetchError::Status(status) => Some(status),
+                    _ => None,
+                };
+                state.last_bytes = 0;
+                record_error(&mut state, now, format!("fetch: {error}"), &mut report)
+            }
         }
         // 3. Schedule the next poll and commit everything at once.
         schedule.consecutive_errors = state.consecutive_errors;
