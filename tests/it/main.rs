@@ -4,4 +4,5 @@
 
 mod support;
 
+mod feeds_http;
 mod run_binary;
