@@ -37,7 +37,8 @@ pub struct Poller {
     pub wake: Vec<Arc<Notify>>,
     host_limits: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Held from routing items into events until the commit, so that two feeds polled
-    /// at once cannot start two events for one story.
+    /// at once cannot start two events for one story; every other commit takes it too
+    /// (see `try_poll_feed`).
     commit_lock: tokio::sync::Mutex<()>,
 }
 
@@ -295,6 +296,14 @@ impl Poller {
             return Ok(report);
         }
         commit.feed = Some((feed.id.clone(), state));
+        // Every commit goes through the lock, not only those that route items: the
+        // commit ends in sled's `flush_async`, and concurrent `flush_async` calls on
+        // sled 0.34 can lose their wake-up and hang for ever (spacejam/sled#1308,
+        // #1241). Without this, a cycle of 304s at `concurrency` > 1 stopped the poller.
+        let commit_guard = match commit_guard {
+            Some(guard) => guard,
+            None => self.commit_lock.lock().await,
+        };
         let queued = self.store.commit_poll(commit).await?;
         drop(commit_guard);
         if !queued.is_empty() {
