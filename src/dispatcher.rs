@@ -19,7 +19,7 @@ pub const MAX_ATTEMPTS: u32 = 8;
 /// With nothing queued, look again at least this often (a wake-up may come sooner).
 const IDLE_RECHECK: Duration = Duration::from_secs(30);
 /// How many due deliveries one round reads from the outbox at most.
-const ROUND_SCAN: usize = 1000;
+const ROUND_SCAN: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DispatchParams {
@@ -50,6 +50,13 @@ pub struct Round {
     pub idle: bool,
 }
 
+/// How one message of a round ended.
+enum Sent {
+    Delivered(usize),
+    Dropped,
+    Retrying,
+}
+
 /// Sends what is due now for `notifier`'s platform.
 pub async fn deliver_round(
     store: &Store,
@@ -77,30 +84,37 @@ pub async fn deliver_round(
         return Ok(round);
     }
     let groups = delivery::plan(fresh, params.max_in_flight, params.burst_min);
-    // Each send is timed: a wait the platform asks for counts from its answer, not from
-    // the start of the round.
-    let sends = groups.iter().map(|group| async move {
+    // Each message is sent and its outcome recorded on its own, so one chat's store write
+    // overlaps the others' sends instead of waiting for the whole round. Each send is
+    // timed: a wait the platform asks for counts from its answer, not from the round's start.
+    let sends = groups.into_iter().map(|group| async move {
         let started = std::time::Instant::now();
-        let result = notifier.send(group).await;
-        (result, started.elapsed())
-    });
-    let results = futures_util::future::join_all(sends).await;
-    for (group, (result, took)) in groups.into_iter().zip(results) {
+        let result = notifier.send(&group).await;
+        let answered = now + to_chrono(started.elapsed());
+        let messages = group.deliveries.len();
         match result {
-            Ok(receipt) => {
-                record_success(store, &group, receipt).await?;
-                round.delivered += group.deliveries.len();
+            Ok(receipt) => record_success(store, &group, receipt)
+                .await
+                .map(|()| Sent::Delivered(messages)),
+            Err(error) => record_failure(store, group.deliveries, error, answered)
+                .await
+                .map(|dropped| {
+                    if dropped {
+                        Sent::Dropped
+                    } else {
+                        Sent::Retrying
+                    }
+                }),
+        }
+    });
+    for outcome in futures_util::future::join_all(sends).await {
+        match outcome? {
+            Sent::Delivered(deliveries) => {
+                round.delivered += deliveries;
                 round.messages += 1;
             }
-            Err(error) => {
-                let answered = now + to_chrono(took);
-                let dropped = record_failure(store, group.deliveries, error, answered).await?;
-                if dropped {
-                    round.dropped += 1
-                } else {
-                    round.retrying += 1
-                }
-            }
+            Sent::Dropped => round.dropped += 1,
+            Sent::Retrying => round.retrying += 1,
         }
     }
     Ok(round)

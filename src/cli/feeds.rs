@@ -10,8 +10,16 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = Store::open(&config.settings.data_dir)?;
     if !json {
         println!(
-            "{:<24} {:>6} {:>6} {:>5} {:>7}  {:<20} {:<20} last error",
-            "feed", "status", "items", "errs", "304%", "last success", "next poll"
+            "{:<24} {:>6} {:>9} {:>5} {:>5} {:>5}  {:<19} {:<19} {:<19} last error",
+            "feed",
+            "status",
+            "bytes",
+            "items",
+            "errs",
+            "304%",
+            "last attempt",
+            "last success",
+            "next poll"
         );
     }
     for feed in &config.feeds {
@@ -35,12 +43,14 @@ fn table_row(id: &str, state: &FeedState) -> String {
         })
     };
     format!(
-        "{:<24} {:>6} {:>6} {:>5} {:>6.0}%  {:<20} {:<20} {}",
+        "{:<24} {:>6} {:>9} {:>5} {:>5} {:>4.0}%  {:<19} {:<19} {:<19} {}",
         id,
         state.last_status.map_or("-".to_string(), |s| s.to_string()),
+        state.last_bytes,
         state.last_items,
         state.consecutive_errors,
         state.not_modified_ratio() * 100.0,
+        time(state.last_attempt),
         time(state.last_success),
         time(state.next_poll),
         crate::render::terminal_safe(state.last_error.as_deref().unwrap_or("")),

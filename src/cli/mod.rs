@@ -5,6 +5,7 @@ mod classify;
 mod cluster;
 mod db;
 mod feeds;
+mod opml;
 
 use crate::app::{self, RunOptions};
 use crate::config::Config;
@@ -78,16 +79,36 @@ pub enum Command {
     },
     /// Validate the configuration and the topic rules; report every problem.
     CheckConfig,
-    /// Show each feed's health: last poll, status, errors, next poll.
+    /// Show each feed's health: last poll, status, errors, next poll; or move the feed
+    /// list in and out of OPML.
     Feeds {
         /// As JSON lines.
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        command: Option<FeedsCommand>,
     },
     /// Database maintenance.
     Db {
         #[command(subcommand)]
         command: DbCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedsCommand {
+    /// Read an OPML file and print the `[[feeds]]` tables for the feeds not yet
+    /// configured; with `--write`, append them to the configuration file.
+    ImportOpml {
+        file: PathBuf,
+        /// Append to the configuration file (checked to load first) instead of printing.
+        #[arg(long)]
+        write: bool,
+    },
+    /// Write the configured feeds as OPML 2.0 (to standard output by default).
+    ExportOpml {
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -136,7 +157,18 @@ pub async fn execute(cli: Cli) -> i32 {
         } => report(poll(config, *dry_run, *json).await),
         Command::Cluster { file } => report(cluster::run(&config, file)),
         Command::CheckConfig => check_config(&config),
-        Command::Feeds { json } => report(feeds::run(&config, *json)),
+        Command::Feeds {
+            json,
+            command: None,
+        } => report(feeds::run(&config, *json)),
+        Command::Feeds {
+            command: Some(FeedsCommand::ImportOpml { file, write }),
+            ..
+        } => report(opml::import(&config, file, *write)),
+        Command::Feeds {
+            command: Some(FeedsCommand::ExportOpml { output }),
+            ..
+        } => report(opml::export(&config, output.as_deref())),
         Command::Db {
             command: DbCommand::Stats,
         } => report(db::stats(&config)),

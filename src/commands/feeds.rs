@@ -9,9 +9,19 @@ use crate::i18n;
 use crate::store::StoreError;
 
 impl Engine {
-    pub(super) async fn add_feed(&self, invocation: &Invocation, raw: &str) -> Result<Reply, StoreError> {
+    pub(super) async fn add_feed(
+        &self,
+        invocation: &Invocation,
+        raw: &str,
+    ) -> Result<Reply, StoreError> {
         let lang = invocation.lang;
-        let refuse = |reason: &str| Ok(Reply::text(&i18n::format(lang, "feed_refused", &[("reason", reason)])));
+        let refuse = |reason: &str| {
+            Ok(Reply::text(&i18n::format(
+                lang,
+                "feed_refused",
+                &[("reason", reason)],
+            )))
+        };
         let url = match url::Url::parse(raw.trim()) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => url,
             Ok(_) => return refuse("only http and https URLs"),
@@ -20,13 +30,30 @@ impl Engine {
         if let Err(reason) = crate::feeds::guard::check_url(&url, self.allow_private_addresses) {
             return refuse(&reason);
         }
-        let known = self.feeds.iter().any(|f| f.source.to_string() == url.as_str())
-            || self.store.feed_records()?.iter().any(|r| r.url == url.as_str());
+        let known = self
+            .feeds
+            .iter()
+            .any(|f| f.source.to_string() == url.as_str())
+            || self
+                .store
+                .feed_records()?
+                .iter()
+                .any(|r| r.url == url.as_str());
         if known {
             return refuse("this feed is already followed");
         }
         let host = url.host_str().unwrap_or("feed").trim_start_matches("www.");
-        let slug: String = host.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).take(40).collect();
+        let slug: String = host
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .take(40)
+            .collect();
         let suffix = format!("{:04x}", stable_hash(&[url.as_str()]) & 0xffff);
         let Ok(id) = FeedId::parse(&format!("{slug}-{suffix}")) else {
             return refuse("no usable name in this URL");
@@ -41,7 +68,11 @@ impl Engine {
         };
         self.store.put_feed_record(&record).await?;
         tracing::info!(feed = %id, url = %url, "feed added by an operator");
-        Ok(Reply::text(&i18n::format(lang, "feed_added", &[("id", id.as_str()), ("url", url.as_str())])))
+        Ok(Reply::text(&i18n::format(
+            lang,
+            "feed_added",
+            &[("id", id.as_str()), ("url", url.as_str())],
+        )))
     }
 
     pub(super) async fn remove_feed(&self, lang: Lang, raw: &str) -> Result<Reply, StoreError> {
@@ -49,7 +80,11 @@ impl Engine {
             Ok(id) => self.store.remove_feed_record(&id).await?,
             Err(_) => false,
         };
-        let key = if removed { "feed_removed" } else { "feed_unknown" };
+        let key = if removed {
+            "feed_removed"
+        } else {
+            "feed_unknown"
+        };
         Ok(Reply::text(&i18n::format(lang, key, &[("id", raw.trim())])))
     }
 }

@@ -219,8 +219,17 @@ impl Engine {
 
     pub(super) fn feeds_list(&self, lang: Lang) -> Result<Reply, StoreError> {
         let mut doc = Doc::text(&i18n::text(lang, "feeds_header"));
-        let mut feeds: Vec<(crate::domain::FeedId, String)> = self.feeds.iter().map(|f| (f.id.clone(), f.name.clone())).collect();
-        feeds.extend(self.store.feed_records()?.into_iter().map(|r| (r.id, format!("{} (+)", r.name))));
+        let mut feeds: Vec<(crate::domain::FeedId, String)> = self
+            .feeds
+            .iter()
+            .map(|f| (f.id.clone(), f.name.clone()))
+            .collect();
+        feeds.extend(
+            self.store
+                .feed_records()?
+                .into_iter()
+                .map(|r| (r.id, format!("{} (+)", r.name))),
+        );
         for (id, name) in &feeds {
             let state = self.store.feed_state(id)?.unwrap_or_default();
             let health = match (state.consecutive_errors, state.last_success) {

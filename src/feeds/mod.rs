@@ -1,9 +1,11 @@
 //! The only user of reqwest and feed-rs: fetching a feed politely (`fetch`), turning its
 //! bytes into clean entries (`parse`), and deciding which addresses may be fetched
-//! (`guard`). Nothing here touches the store or classifies.
+//! (`guard`), and the feed list in and out of OPML (`opml`). Nothing here touches the
+//! store or classifies.
 
 pub mod fetch;
 pub mod guard;
+pub mod opml;
 pub mod parse;
 pub mod schedule;
 

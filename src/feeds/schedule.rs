@@ -26,7 +26,17 @@ pub struct ScheduleInput {
 /// The delay before the next poll, before jitter.
 pub fn base_delay(input: &ScheduleInput, now: DateTime<Utc>) -> Duration {
     if let Some(wait) = input.retry_after {
-        return wait.max(input.min).min(MAX_RETRY_AFTER);
+        // The server's wait is a floor: being told to slow down must never make us poll
+        // sooner than the feed's own schedule would (a `Retry-After: 60` on a 15-minute
+        // feed used to bring the next poll forward to `min`).
+        let scheduled = base_delay(
+            &ScheduleInput {
+                retry_after: None,
+                ..input.clone()
+            },
+            now,
+        );
+        return wait.max(scheduled).min(MAX_RETRY_AFTER);
     }
     if input.consecutive_errors > 0 {
         let factor = 2u32.saturating_pow(input.consecutive_errors.min(16));
@@ -163,12 +173,21 @@ mod tests {
                 7200,
             ),
             (
-                "retry-after at least min",
+                "a short retry-after never shortens the interval",
                 ScheduleInput {
                     retry_after: Some(Duration::from_secs(5)),
                     ..input()
                 },
-                300,
+                900,
+            ),
+            (
+                "retry-after never undercuts the back-off",
+                ScheduleInput {
+                    retry_after: Some(Duration::from_secs(120)),
+                    consecutive_errors: 2,
+                    ..input()
+                },
+                3600,
             ),
         ];
         for (name, case, expected) in cases {

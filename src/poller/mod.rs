@@ -10,7 +10,7 @@ use crate::config::{EventsConfig, FeedConfig, FeedSource, Settings};
 use crate::domain::{Alert, Classification, FeedState, Item, ItemId};
 use crate::feeds::parse::{self, FeedBody, ParsedEntry};
 use crate::feeds::schedule::{self, ScheduleInput};
-use crate::feeds::{CacheHints, FetchOutcome, Fetcher};
+use crate::feeds::{CacheHints, FetchError, FetchOutcome, Fetcher};
 use crate::store::{PollCommit, Store, StoreError};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -38,7 +38,8 @@ pub struct Poller {
     pub wake: Vec<Arc<Notify>>,
     host_limits: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Held from routing items into events until the commit, so that two feeds polled
-    /// at once cannot start two events for one story.
+    /// at once cannot start two events for one story; every other commit takes it too
+    /// (see `try_poll_feed`).
     commit_lock: tokio::sync::Mutex<()>,
 }
 
@@ -141,7 +142,9 @@ impl Poller {
                     charset: None,
                     backfill: 0,
                 }),
-                Err(error) => tracing::error!(feed = %record.id, %error, "a runtime feed's URL is unreadable; skipped"),
+                Err(error) => {
+                    tracing::error!(feed = %record.id, %error, "a runtime feed's URL is unreadable; skipped")
+                }
             }
         }
         feeds
@@ -256,7 +259,10 @@ impl Poller {
                 retry_after,
             }) => {
                 state.last_status = Some(status);
-                schedule.retry_after = Some(retry_after.unwrap_or(self.settings.min_interval));
+                // Without a Retry-After, wait twice the feed's interval: coming back at
+                // `min_interval` (as this did) polls a server that just said "too many
+                // requests" more often than usual.
+                schedule.retry_after = Some(retry_after.unwrap_or(feed.interval.saturating_mul(2)));
                 report.outcome = PollOutcome::RateLimited { retry_after };
             }
             Ok(FetchOutcome::Body {
@@ -307,7 +313,15 @@ impl Poller {
                     }
                 }
             }
-            Err(error) => record_error(&mut state, now, format!("fetch: {error}"), &mut report),
+            Err(error) => {
+                // The health shows the last answer: a 404 is a status, a timeout is none.
+                state.last_status = match error {
+                    FetchError::Status(status) => Some(status),
+                    _ => None,
+                };
+                state.last_bytes = 0;
+                record_error(&mut state, now, format!("fetch: {error}"), &mut report)
+            }
         }
         // 3. Schedule the next poll and commit everything at once.
         schedule.consecutive_errors = state.consecutive_errors;
@@ -316,6 +330,14 @@ impl Poller {
             return Ok(report);
         }
         commit.feed = Some((feed.id.clone(), state));
+        // Every commit goes through the lock, not only those that route items: the
+        // commit ends in sled's `flush_async`, and concurrent `flush_async` calls on
+        // sled 0.34 can lose their wake-up and hang for ever (spacejam/sled#1308,
+        // #1241). Without this, a cycle of 304s at `concurrency` > 1 stopped the poller.
+        let commit_guard = match commit_guard {
+            Some(guard) => guard,
+            None => self.commit_lock.lock().await,
+        };
         let queued = self.store.commit_poll(commit).await?;
         drop(commit_guard);
         if !queued.is_empty() {

@@ -200,11 +200,16 @@ impl Store {
 
     /// Feeds added at run time, in id order.
     pub fn feed_records(&self) -> Result<Vec<FeedRecord>, StoreError> {
-        self.feed_records.iter().values().map(|v| decode(FEED_RECORDS, &v?)).collect()
+        self.feed_records
+            .iter()
+            .values()
+            .map(|v| decode(FEED_RECORDS, &v?))
+            .collect()
     }
 
     pub async fn put_feed_record(&self, record: &FeedRecord) -> Result<(), StoreError> {
-        self.feed_records.insert(record.id.as_str(), encode(record)?)?;
+        self.feed_records
+            .insert(record.id.as_str(), encode(record)?)?;
         self.flush().await
     }
 

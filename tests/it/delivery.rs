@@ -487,3 +487,97 @@ fn feed_path(feed: &chipwatch::config::FeedConfig) -> FeedPath {
         other => panic!("a file feed, not {other}"),
     }
 }
+
+#[tokio::test]
+async fn later_outlets_make_at_most_one_follow_up_per_interval() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let story = [
+        BAN,
+        (
+            "ban-2",
+            "Export di chip H20 verso la Cina: gli Stati Uniti impongono il divieto a NVIDIA",
+            "Il Dipartimento del Commercio impone la licenza per vendere chip H20 alla Cina.",
+        ),
+        (
+            "ban-3",
+            "Stop USA all'export dei chip H20 di NVIDIA verso la Cina",
+            "Nuove restrizioni del Dipartimento del Commercio all'esportazione di chip per l'intelligenza artificiale.",
+        ),
+    ];
+    let mut text = format!(
+        "[settings]\ndata_dir = \"{}\"\ntopics_file = \"{}\"\n[console]\nenabled = false\n[events]\nfollow_up_interval = \"6h\"\n",
+        dir.path().join("data").display(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config/topics.toml"),
+    );
+    for outlet in ["a", "b", "c"] {
+        let path = dir.path().join(format!("{outlet}.xml"));
+        std::fs::write(
+            &path,
+            crate::support::rss(&[("old", "Recensione smartphone", "Niente di rilevante.")]),
+        )
+        .expect("feed");
+        text.push_str(&format!(
+            "[[feeds]]\nid = \"{outlet}\"\nname = \"Outlet {outlet}\"\nurl = \"file://{}\"\n",
+            path.display()
+        ));
+    }
+    let path = dir.path().join("chipwatch.toml");
+    std::fs::write(&path, text).expect("config");
+    let config = Config::load(&path, None).expect("config");
+    let (store, poller) = poller(&config).await;
+    subscribe(&store, 9).await;
+    let t0 = at("2026-11-29T09:00:00Z");
+    for feed in &config.feeds {
+        poller.poll_feed(feed, t0, false).await;
+    }
+    let publish = |index: usize| {
+        let FeedPath(path) = feed_path(&config.feeds[index]);
+        std::fs::write(
+            &path,
+            crate::support::rss(&[
+                story[index],
+                ("old", "Recensione smartphone", "Niente di rilevante."),
+            ]),
+        )
+        .expect("feed");
+    };
+    let kinds = |store: &Store| -> Vec<String> {
+        store
+            .pending_deliveries()
+            .expect("pending")
+            .iter()
+            .map(|d| {
+                format!("{:?}", d.kind)
+                    .split(' ')
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    };
+    // Outlet a: the first alert.
+    publish(0);
+    poller
+        .poll_feed(&config.feeds[0], t0 + chrono::Duration::minutes(10), false)
+        .await;
+    assert_eq!(kinds(&store), ["Alert"]);
+    // Outlet b, an hour later: inside the interval, nothing new for the chat.
+    publish(1);
+    poller
+        .poll_feed(&config.feeds[1], t0 + chrono::Duration::hours(1), false)
+        .await;
+    assert_eq!(kinds(&store), ["Alert"]);
+    // Outlet c, seven hours after the alert: one follow-up naming all three outlets.
+    publish(2);
+    poller
+        .poll_feed(&config.feeds[2], t0 + chrono::Duration::hours(7), false)
+        .await;
+    let pending = store.pending_deliveries().expect("pending");
+    assert_eq!(kinds(&store), ["Alert", "FollowUp"]);
+    let DeliveryKind::FollowUp { outlets, sources } = &pending[1].kind else {
+        panic!("a follow-up")
+    };
+    assert_eq!((outlets.len(), *sources), (3, 3));
+    assert_eq!(pending[0].event, pending[1].event, "about the same event");
+    assert_eq!(store.event_count(), 1);
+}

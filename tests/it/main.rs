@@ -8,5 +8,6 @@ mod cluster_cli;
 mod crash;
 mod delivery;
 mod events_e2e;
+mod feeds_http;
 mod run_binary;
 mod telegram;
