@@ -150,6 +150,11 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
+    tasks.spawn(maintain(
+        store.clone(),
+        config.settings.retention,
+        shutdown.clone(),
+    ));
     tasks.spawn(Arc::new(poller).run(shutdown.clone()));
     if let Some(bot) = telegram {
         tasks.spawn(bot.run(shutdown.clone()));
@@ -170,6 +175,46 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     store.flush().await?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// How often old records are pruned.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Prunes, at start and then hourly, what is older than `retention`: seen items (a feed
+/// re-listing them after that would alert them again, which is why retention is long),
+/// stored items, delivered records and events. The outbox and dead letters are never
+/// pruned here: they are work and evidence, not history.
+async fn maintain(store: Store, retention: Duration, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
+        let cutoff = Utc::now()
+            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(90));
+        let pruned = store.prune_seen(cutoff).and_then(|seen| {
+            Ok((
+                seen,
+                store.prune_delivered(cutoff)?,
+                store.prune_events(cutoff)?,
+            ))
+        });
+        match pruned {
+            Ok((0, 0, 0)) => {}
+            Ok((seen, delivered, events)) => {
+                if let Err(error) = store.flush().await {
+                    tracing::error!(%error, "flush after pruning failed");
+                }
+                tracing::info!(
+                    seen,
+                    delivered,
+                    events,
+                    "pruned records older than the retention"
+                );
+            }
+            Err(error) => tracing::error!(%error, "pruning failed; will try again"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(MAINTENANCE_EVERY) => {}
+            () = shutdown.cancelled() => {}
+        }
+    }
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

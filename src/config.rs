@@ -188,6 +188,14 @@ struct RawTelegram {
     link_preview: bool,
     #[serde(default = "default_true")]
     admins_only: bool,
+    #[serde(default)]
+    admin_chat: Option<i64>,
+    #[serde(default = "default_report_after", with = "humantime_serde")]
+    report_failing_after: Duration,
+}
+
+fn default_report_after() -> Duration {
+    Duration::from_secs(6 * 3600)
 }
 
 fn default_true() -> bool {
@@ -288,6 +296,10 @@ pub struct TelegramConfig {
     pub link_preview: bool,
     /// In groups, only chat admins may change the subscription.
     pub admins_only: bool,
+    /// Where feed failures are reported (never to subscribers).
+    pub admin_chat: Option<i64>,
+    /// A feed failing this long is reported once to `admin_chat`.
+    pub report_failing_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -566,6 +578,8 @@ fn validate(
             admins: raw.telegram.admins,
             link_preview: raw.telegram.link_preview,
             admins_only: raw.telegram.admins_only,
+            admin_chat: raw.telegram.admin_chat,
+            report_failing_after: raw.telegram.report_failing_after,
         },
         events: EventsConfig {
             params: crate::events::EventParams {

@@ -70,6 +70,9 @@ pub enum DeliveryKind {
         outlets: Vec<String>,
         sources: usize,
     },
+    /// For the operators' admin chat: a feed has failed since `since`. The alert's item
+    /// names the feed (outlet, URL) and its `summary` holds the last error.
+    FeedFailing { since: DateTime<Utc> },
 }
 
 /// One alert queued for one chat, kept in the outbox until the platform accepts it.

@@ -34,6 +34,8 @@ pub struct Poller {
     pub settings: Settings,
     pub events: EventsConfig,
     pub delivery: crate::config::DeliveryConfig,
+    /// The Telegram admin chat for feed-failure reports, and after how long.
+    admin_report: Option<(i64, Duration)>,
     /// Dispatchers to wake when deliveries are queued.
     pub wake: Vec<Arc<Notify>>,
     host_limits: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -87,6 +89,10 @@ impl Poller {
             settings: config.settings.clone(),
             events: config.events.clone(),
             delivery: config.delivery.clone(),
+            admin_report: config
+                .telegram
+                .admin_chat
+                .map(|chat| (chat, config.telegram.report_failing_after)),
             wake: Vec::new(),
             host_limits: Default::default(),
             commit_lock: tokio::sync::Mutex::new(()),
@@ -324,12 +330,14 @@ impl Poller {
             }
         }
         // 3. Schedule the next poll and commit everything at once.
+        self.report_failure(feed, &mut state, now, &mut commit);
         schedule.consecutive_errors = state.consecutive_errors;
         state.next_poll = Some(schedule::next_poll(&schedule, now, fastrand::f64()));
         if dry_run {
             return Ok(report);
         }
         commit.feed = Some((feed.id.clone(), state));
+        commit.seen_at = Some(now);
         // Every commit goes through the lock, not only those that route items: the
         // commit ends in sled's `flush_async`, and concurrent `flush_async` calls on
         // sled 0.34 can lose their wake-up and hang for ever (spacejam/sled#1308,
@@ -346,6 +354,60 @@ impl Poller {
             }
         }
         Ok(report)
+    }
+
+    /// Once per failing stretch, tells the admin chat that a feed has failed for longer
+    /// than configured; subscribers never hear of it.
+    fn report_failure(
+        &self,
+        feed: &FeedConfig,
+        state: &mut FeedState,
+        now: DateTime<Utc>,
+        commit: &mut PollCommit,
+    ) {
+        let Some((admin_chat, after)) = self.admin_report else {
+            return;
+        };
+        let Some(since) = state.failing_since else {
+            return;
+        };
+        let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::hours(6));
+        if state.failure_reported || now - since < after {
+            return;
+        }
+        state.failure_reported = true;
+        let item = Item {
+            id: ItemId(crate::domain::stable_hash(&[
+                "feed-failing",
+                feed.id.as_str(),
+                &since.to_rfc3339(),
+            ])),
+            feed: feed.id.clone(),
+            outlet: feed.name.clone(),
+            title: feed.source.to_string(),
+            summary: state.last_error.clone().unwrap_or_default(),
+            link: None,
+            published: Some(now),
+            first_seen: now,
+            lang: feed.lang,
+        };
+        let chat = crate::domain::ChatRef {
+            platform: crate::domain::Platform::Telegram,
+            id: admin_chat,
+            thread: None,
+        };
+        let alert = Alert {
+            item,
+            classification: Classification::default(),
+        };
+        commit.deliveries.push(crate::domain::Delivery::new(
+            chat,
+            alert,
+            None,
+            crate::domain::DeliveryKind::FeedFailing { since },
+            now,
+        ));
+        tracing::warn!(feed = %feed.id, %since, "feed failing; reported to the admin chat");
     }
 
     fn schedule_input(&self, feed: &FeedConfig) -> ScheduleInput {

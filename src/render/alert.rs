@@ -147,6 +147,19 @@ pub fn digest_doc(alerts: &[(&Alert, Option<&EventId>)], lang: Lang) -> Doc {
     doc
 }
 
+/// For the admin chat: a feed has been failing since `since`.
+pub fn feed_failing_doc(alert: &Alert, since: chrono::DateTime<chrono::Utc>, zone: Tz) -> Doc {
+    let mut doc = Doc::new();
+    let since = since.with_timezone(&zone).format("%d/%m/%Y %H:%M");
+    doc.push(vec![
+        Span::Bold(format!("⚠️ {}", alert.item.outlet)),
+        Span::Text(format!(" — failing since {since}")),
+    ]);
+    doc.push(vec![Span::Code(alert.item.title.clone())]);
+    doc.push(vec![Span::Text(truncate(&alert.item.summary, MAX_WHY))]);
+    doc
+}
+
 /// At most this many outlets are named in a follow-up; the rest are counted.
 const MAX_OUTLETS: usize = 6;
 

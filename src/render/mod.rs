@@ -6,7 +6,7 @@ mod alert;
 pub mod doc;
 pub mod telegram;
 
-pub use alert::{alert_doc, burst_doc, digest_doc, follow_up_doc};
+pub use alert::{alert_doc, burst_doc, digest_doc, feed_failing_doc, follow_up_doc};
 pub use doc::{Doc, Span};
 
 use crate::domain::{Alert, Delivery, DeliveryKind};
@@ -83,6 +83,11 @@ pub fn console_delivery(delivery: &Delivery) -> String {
                 None => format!("{line}{event}"),
             }
         }
+        DeliveryKind::FeedFailing { since } => format!(
+            "FEED FAILING {} since {since}: {}",
+            terminal_safe(&delivery.alert.item.outlet),
+            terminal_safe(&delivery.alert.item.summary)
+        ),
         DeliveryKind::FollowUp { outlets, sources } => format!(
             "ALSO{event}: {} — {sources} sources: {}",
             terminal_safe(&truncate(&delivery.alert.item.title, 200)),

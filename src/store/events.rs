@@ -125,6 +125,27 @@ impl Store {
         self.events_from_keys(keys, usize::MAX)
     }
 
+    /// Forgets events last seen before `cutoff`, with their index keys and per-chat
+    /// records. Returns how many.
+    pub fn prune_events(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let old = self.events_from_keys(
+            self.event_index
+                .range(b"t".to_vec()..[b"t".as_slice(), &time_bytes(cutoff)].concat())
+                .keys(),
+            usize::MAX,
+        )?;
+        for event in &old {
+            for key in index_keys(event) {
+                self.event_index.remove(key)?;
+            }
+            self.events.remove(event.id.as_str())?;
+            for entry in self.event_deliveries.scan_prefix(event.id.as_str()).keys() {
+                self.event_deliveries.remove(entry?)?;
+            }
+        }
+        Ok(old.len())
+    }
+
     pub fn event_count(&self) -> usize {
         self.events.len()
     }

@@ -52,6 +52,8 @@ pub struct PollCommit {
     pub events: Vec<Event>,
     /// Per chat and event: when a delivery about it was last queued.
     pub event_deliveries: Vec<(EventId, ChatRef, EventDelivery)>,
+    /// When the items were seen (the poll's time); the store's clock when not given.
+    pub seen_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone)]
@@ -241,8 +243,9 @@ impl Store {
         for delivery in &mut commit.deliveries {
             delivery.id = self.db.generate_id()?;
         }
-        let now = Utc::now();
-        let seen_value = encode(&SeenRecord { first_seen: now })?;
+        let seen_value = encode(&SeenRecord {
+            first_seen: commit.seen_at.unwrap_or_else(Utc::now),
+        })?;
         let feed = match &commit.feed {
             Some((id, state)) => Some((id.as_str().as_bytes().to_vec(), encode(state)?)),
             None => None,
@@ -364,3 +367,95 @@ impl std::fmt::Debug for Store {
 
 /// Values that callers of the outbox keep; see `outbox.rs`.
 pub use outbox::{DeadLetter, OutboxStats};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Entity, EntityKind, EventSource};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).expect("date").to_utc()
+    }
+
+    fn event(id: u64, last_seen: DateTime<Utc>) -> Event {
+        Event {
+            id: EventId::from_number(id),
+            topics: vec![crate::domain::TopicId::parse("export_ban").expect("id")],
+            entities: vec![Entity {
+                kind: EntityKind::Chip,
+                name: "H20".into(),
+            }],
+            headline: format!("story {id}"),
+            sources: vec![EventSource {
+                item: ItemId(id),
+                outlet: "O".into(),
+                title: "t".into(),
+                link: None,
+                time: last_seen,
+                score: 1.0,
+                tokens: vec![],
+            }],
+            first_seen: last_seen,
+            last_seen,
+        }
+    }
+
+    #[tokio::test]
+    async fn old_records_are_pruned_by_age_and_recent_ones_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let old = at("2026-08-01T00:00:00Z");
+        let recent = at("2026-11-28T00:00:00Z");
+        for (id, when) in [(1, old), (2, recent)] {
+            let commit = PollCommit {
+                seen: vec![ItemId(id)],
+                events: vec![event(id, when)],
+                seen_at: Some(when),
+                ..PollCommit::default()
+            };
+            store.commit_poll(commit).await.expect("commit");
+        }
+        let cutoff = at("2026-09-01T00:00:00Z");
+        assert_eq!(store.prune_seen(cutoff).expect("prune"), 1);
+        assert!(
+            !store.is_seen(ItemId(1)).expect("read") && store.is_seen(ItemId(2)).expect("read")
+        );
+        assert_eq!(store.prune_events(cutoff).expect("prune"), 1);
+        assert_eq!(store.event_count(), 1);
+        assert_eq!(
+            store.events_with_entity("h20", 10).expect("index").len(),
+            1,
+            "the index lost the old event too"
+        );
+        assert_eq!(
+            store.recent_events(None, 10).expect("recent")[0].id,
+            EventId::from_number(2)
+        );
+    }
+
+    #[test]
+    fn a_database_of_another_schema_is_refused_with_a_way_out() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let store = Store::open(dir.path()).expect("store");
+            store
+                .meta
+                .insert("schema_version", &99u32.to_be_bytes())
+                .expect("write");
+            store.flush_blocking().expect("flush");
+        }
+        let error = Store::open(dir.path()).expect_err("refused");
+        assert!(matches!(
+            error,
+            StoreError::SchemaMismatch {
+                found: 99,
+                expected: SCHEMA_VERSION,
+                ..
+            }
+        ));
+        assert!(
+            error.to_string().contains("chipwatch db recover"),
+            "{error}"
+        );
+    }
+}

@@ -127,6 +127,9 @@ impl TelegramNotifier {
                 }
                 doc
             }
+            DeliveryKind::FeedFailing { since } => {
+                render::feed_failing_doc(&delivery.alert, *since, self.zone)
+            }
             DeliveryKind::FollowUp { outlets, sources } => render::follow_up_doc(
                 &delivery.alert,
                 delivery.event.as_ref(),

@@ -581,3 +581,60 @@ async fn later_outlets_make_at_most_one_follow_up_per_interval() {
     assert_eq!(pending[0].event, pending[1].event, "about the same event");
     assert_eq!(store.event_count(), 1);
 }
+
+#[tokio::test]
+async fn a_feed_failing_for_hours_is_reported_once_to_the_admin_chat_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = poller_config(
+        dir.path(),
+        "[telegram]\nadmin_chat = -777\nreport_failing_after = \"6h\"",
+    );
+    let (store, poller) = poller(&config).await;
+    subscribe(&store, 9).await;
+    let feed = &config.feeds[0];
+    let FeedPath(path) = feed_path(feed);
+    let good = std::fs::read(&path).expect("feed");
+    let to_admin = |store: &Store| {
+        store
+            .pending_deliveries()
+            .expect("pending")
+            .into_iter()
+            .filter(|d| d.chat.id == -777)
+            .count()
+    };
+    std::fs::remove_file(&path).expect("break the feed");
+    let t0 = at("2026-11-29T09:00:00Z");
+    poller.poll_feed(feed, t0, false).await;
+    poller
+        .poll_feed(feed, t0 + chrono::Duration::hours(5), false)
+        .await;
+    assert_eq!(to_admin(&store), 0, "not yet six hours");
+    poller
+        .poll_feed(feed, t0 + chrono::Duration::hours(7), false)
+        .await;
+    poller
+        .poll_feed(feed, t0 + chrono::Duration::hours(8), false)
+        .await;
+    assert_eq!(to_admin(&store), 1, "reported once");
+    let report = &store.pending_deliveries().expect("pending")[0];
+    assert!(matches!(report.kind, DeliveryKind::FeedFailing { since } if since == t0));
+    assert!(
+        report.alert.item.summary.contains("cannot read"),
+        "{}",
+        report.alert.item.summary
+    );
+    assert_eq!(store.outbox_stats().pending, 1, "subscribers hear nothing");
+    // Recovered, then failing again for long: a new report.
+    std::fs::write(&path, &good).expect("repair");
+    poller
+        .poll_feed(feed, t0 + chrono::Duration::hours(9), false)
+        .await;
+    std::fs::remove_file(&path).expect("break again");
+    poller
+        .poll_feed(feed, t0 + chrono::Duration::hours(10), false)
+        .await;
+    poller
+        .poll_feed(feed, t0 + chrono::Duration::hours(17), false)
+        .await;
+    assert_eq!(to_admin(&store), 2);
+}

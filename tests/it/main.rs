@@ -9,5 +9,6 @@ mod crash;
 mod delivery;
 mod events_e2e;
 mod feeds_http;
+mod operator;
 mod run_binary;
 mod telegram;
