@@ -16,10 +16,10 @@ use std::path::PathBuf;
 #[command(
     name = "chipwatch",
     version,
-    about = "Watches Italian tech and policy outlets for semiconductor export-policy news and alerts Telegram, Discord or the console.",
+    about = "Watches Italian tech and policy outlets for semiconductor export-policy news and alerts Telegram chats or the console.",
     long_about = None,
-    after_help = "With no command, `run` is assumed. Bot tokens come from the environment only \
-                  (TELOXIDE_TOKEN, DISCORD_TOKEN); with none set, alerts print on the console."
+    after_help = "With no command, `run` is assumed. The bot token comes from the environment only \
+                  (TELOXIDE_TOKEN); with none set, alerts print on the console."
 )]
 pub struct Cli {
     /// The configuration file.

@@ -201,17 +201,25 @@ impl Engine {
         Ok(reply)
     }
 
-    /// Splits requested topics into known ids and unknown words.
-    fn known_topics(&self, requested: &[String]) -> (Vec<TopicId>, Vec<String>) {
+    /// The requested topics as ids, or the reply naming those that do not exist.
+    fn known_topics(&self, requested: &[String], lang: Lang) -> Result<Vec<TopicId>, Reply> {
         let mut known = Vec::new();
         let mut unknown = Vec::new();
         for topic in requested {
             match self.rules.topic(topic) {
                 Some(info) => known.push(info.id.clone()),
-                None => unknown.push(topic.clone()),
+                None => unknown.push(topic.as_str()),
             }
         }
-        (known, unknown)
+        if unknown.is_empty() {
+            Ok(known)
+        } else {
+            Err(Reply::text(&i18n::format(
+                lang,
+                "unknown_topics",
+                &[("topics", &unknown.join(", "))],
+            )))
+        }
     }
 
     async fn subscribe(
@@ -220,14 +228,10 @@ impl Engine {
         lang: Lang,
         requested: &[String],
     ) -> Result<Reply, StoreError> {
-        let (known, unknown) = self.known_topics(requested);
-        if !unknown.is_empty() {
-            return Ok(Reply::text(&i18n::format(
-                lang,
-                "unknown_topics",
-                &[("topics", &unknown.join(", "))],
-            )));
-        }
+        let known = match self.known_topics(requested, lang) {
+            Ok(known) => known,
+            Err(reply) => return Ok(reply),
+        };
         let mut subscription = self.load(chat, lang)?;
         subscription.topics.extend(known.iter().cloned());
         subscription.active = true;
@@ -253,14 +257,10 @@ impl Engine {
             self.store.put_subscription(&subscription).await?;
             return Ok(Reply::text(&i18n::text(lang, "unsubscribed_all")));
         }
-        let (known, unknown) = self.known_topics(requested);
-        if !unknown.is_empty() {
-            return Ok(Reply::text(&i18n::format(
-                lang,
-                "unknown_topics",
-                &[("topics", &unknown.join(", "))],
-            )));
-        }
+        let known = match self.known_topics(requested, lang) {
+            Ok(known) => known,
+            Err(reply) => return Ok(reply),
+        };
         for topic in &known {
             subscription.topics.remove(topic);
         }
