@@ -6,6 +6,20 @@ use std::io::IsTerminal;
 
 fn main() {
     let cli = chipwatch::cli::Cli::parse();
+    // One-shot commands end quietly when their reader goes away (`chipwatch feeds | head`),
+    // as Unix tools do, instead of failing on every write. `run` keeps Rust's default
+    // (SIGPIPE ignored): the console notifier handles a closed stdout as a retryable error
+    // rather than letting it kill the service.
+    #[cfg(unix)]
+    if !matches!(
+        cli.command,
+        None | Some(chipwatch::cli::Command::Run { .. })
+    ) {
+        // SAFETY: called before any thread is started; SIG_DFL is a valid disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // Before anything can log: tokens are redacted from every line written.
     for name in ["TELOXIDE_TOKEN", "DISCORD_TOKEN"] {
         if let Ok(token) = std::env::var(name) {

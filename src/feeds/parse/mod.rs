@@ -104,9 +104,23 @@ pub fn parse_feed(body: &FeedBody<'_>) -> Result<ParsedFeed, ParseError> {
     };
     // 4. feed-rs's model → ours.
     let mut parsed = convert::feed(feed, body.base_url);
+    // A document that names items but yields none was swallowed whole (an unterminated
+    // comment or CDATA section does that): a broken feed must not look healthy and empty.
+    if is_xml && parsed.entries.is_empty() && names_items(&text) {
+        return Err(ParseError::Malformed {
+            detail: "the document lists items but none could be read (an unterminated comment or CDATA section?)".into(),
+        });
+    }
     parsed.repairs = repairs;
     parsed.encoding = decoded.encoding.name();
     Ok(parsed)
+}
+
+/// Whether the text has an RSS `<item>` or Atom `<entry>` element start.
+fn names_items(text: &str) -> bool {
+    ["<item>", "<item ", "<entry>", "<entry "]
+        .iter()
+        .any(|tag| text.contains(tag))
 }
 
 /// Runs feed-rs with our dates and without its generated ids.

@@ -172,3 +172,37 @@ fn deep_nesting_and_big_documents_are_handled() {
     let garbage = pseudo_random_bytes(7, 2_000_000);
     let _outcome = parse_bytes(&garbage);
 }
+
+#[test]
+fn a_feed_whose_items_are_swallowed_by_a_comment_or_cdata_is_an_error() {
+    let cases = [
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title><!-- oops <item><title>A</title><guid>a</guid></item></channel></rss>",
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title><description><![CDATA[never closed</description><item><title>A</title><guid>a</guid></item></channel></rss>",
+    ];
+    for text in cases {
+        let body = FeedBody {
+            bytes: text.as_bytes(),
+            content_type: None,
+            charset_override: None,
+            base_url: None,
+        };
+        match parse_feed(&body) {
+            Err(ParseError::Malformed { detail }) => assert!(!detail.is_empty()),
+            Ok(feed) => assert!(
+                !feed.entries.is_empty(),
+                "{text}: parsed as an empty, healthy feed"
+            ),
+            Err(other) => panic!("{text}: {other}"),
+        }
+    }
+    // A feed that is simply empty stays a healthy empty feed.
+    let empty =
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title></channel></rss>";
+    let body = FeedBody {
+        bytes: empty.as_bytes(),
+        content_type: None,
+        charset_override: None,
+        base_url: None,
+    };
+    assert_eq!(parse_feed(&body).expect("an empty feed").entries.len(), 0);
+}
