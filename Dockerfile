@@ -6,6 +6,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY benches ./benches
 COPY config ./config
+COPY locales ./locales
 COPY tests ./tests
 RUN cargo build --release --locked --bin chipwatch
 
