@@ -461,3 +461,68 @@ async fn channels_and_forum_topics_get_alerts_where_they_subscribed() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn topic_buttons_toggle_the_subscription_and_quiet_hours_silence_alerts() {
+    let harness = Harness::new().await;
+    let process = harness.start().await;
+    let reply = harness
+        .command(private_chat(), USER, "/subscribe", "Scegli i temi")
+        .await;
+    let keyboard = reply.body["reply_markup"]["inline_keyboard"].to_string();
+    assert!(
+        keyboard.contains("toggle:export_ban") && keyboard.contains("toggle:approval"),
+        "{keyboard}"
+    );
+    // A press under the buttons message (its id only matters to the edit the bot makes).
+    harness
+        .telegram
+        .press_button(private_chat(), USER, 1, "toggle:export_ban");
+    let edits = harness
+        .telegram
+        .wait_for(LIMIT, 1, |c| c.method == "editmessagereplymarkup")
+        .await;
+    let markup = edits[0].body["reply_markup"]["inline_keyboard"].to_string();
+    assert!(
+        markup.contains("✅"),
+        "the pressed topic shows as on: {markup}"
+    );
+    harness
+        .telegram
+        .wait_for(LIMIT, 1, |c| c.method == "answercallbackquery")
+        .await;
+
+    // Quiet hours around the present moment in Rome: the alert arrives without sound.
+    let minute = chipwatch::delivery::local_minute(chrono::Utc::now(), chrono_tz::Europe::Rome);
+    let (start, end) = ((minute + 1440 - 60) % 1440, (minute + 60) % 1440);
+    let quiet = format!(
+        "/quiet {}-{}",
+        chipwatch::commands::format_clock(start),
+        chipwatch::commands::format_clock(end)
+    );
+    harness
+        .command(private_chat(), USER, &quiet, "Ore di silenzio impostate")
+        .await;
+    harness.publish_ban();
+    let alerts = harness
+        .telegram
+        .wait_for(LIMIT, 1, |c| is_alert_to(c, USER))
+        .await;
+    assert_eq!(
+        alerts[0].body["disable_notification"], true,
+        "{}",
+        alerts[0].body
+    );
+    assert_eq!(process.terminate(LIMIT).await.code, 0);
+    let subscription = harness
+        .store()
+        .subscription(&telegram_chat(USER))
+        .expect("read")
+        .expect("stored");
+    assert!(
+        subscription
+            .topics
+            .iter()
+            .any(|t| t.as_str() == "export_ban")
+    );
+}

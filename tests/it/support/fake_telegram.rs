@@ -117,6 +117,26 @@ impl FakeTelegram {
         self.changed.notify_waiters();
     }
 
+    /// Queues a press on an inline button with `data`, under the bot's message `message_id`.
+    pub fn press_button(&self, chat: Value, user: i64, message_id: i64, data: &str) {
+        let mut state = self.state.lock().expect("state");
+        let update_id = state.next_update_id;
+        state.next_update_id += 1;
+        let message = json!({"message_id": message_id, "date": 1_764_400_000, "chat": chat, "text": "buttons"});
+        state.updates.push_back(json!({
+            "update_id": update_id,
+            "callback_query": {
+                "id": format!("cb{update_id}"),
+                "from": {"id": user, "is_bot": false, "first_name": "Tester", "language_code": "it"},
+                "message": message,
+                "chat_instance": "test",
+                "data": data,
+            }
+        }));
+        drop(state);
+        self.changed.notify_waiters();
+    }
+
     pub fn set_member(&self, chat: i64, user: i64, status: &str) {
         self.state
             .lock()
