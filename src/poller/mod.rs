@@ -338,10 +338,11 @@ impl Poller {
         }
         commit.feed = Some((feed.id.clone(), state));
         commit.seen_at = Some(now);
-        // Every commit goes through the lock, not only those that route items: the
-        // commit ends in sled's `flush_async`, and concurrent `flush_async` calls on
-        // sled 0.34 can lose their wake-up and hang for ever (spacejam/sled#1308,
-        // #1241). Without this, a cycle of 304s at `concurrency` > 1 stopped the poller.
+        // Every commit goes through the lock, not only those that route items, so the
+        // poller's commits and their flushes run one at a time. It was first added because
+        // concurrent `flush_async` calls on sled 0.34 can hang (spacejam/sled#1308); the
+        // store now flushes on a blocking thread instead, and the lock stays to keep a
+        // cycle of many feeds from piling up concurrent fsyncs.
         let commit_guard = match commit_guard {
             Some(guard) => guard,
             None => self.commit_lock.lock().await,
