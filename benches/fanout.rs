@@ -153,24 +153,31 @@ async fn main() {
 
     eprintln!("fan-out: {chats} chats queued; delivering…");
     let started = Instant::now();
-    let mut rounds = 0u64;
-    // Bounded: every round sends or waits; the cap is far above what 10,000 chats need.
-    while store.outbox_stats().pending > 0 && rounds < 50 * chats as u64 + 1000 {
-        rounds += 1;
-        let round = dispatcher::deliver_round(&store, &notifier, Utc::now(), params)
-            .await
-            .expect("round");
-        if round.delivered == 0 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    // The service's own loop, stopped once the outbox is empty.
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let notifier: Arc<dyn chipwatch::notify::Notifier> = Arc::new(notifier);
+    let dispatcher = tokio::spawn(dispatcher::run(
+        store.clone(),
+        notifier,
+        params,
+        wake,
+        shutdown.clone(),
+    ));
+    // Bounded: a generous multiple of the time the allowed rate needs.
+    let limit = Duration::from_secs(10 * chats as u64 / ALLOWED_PER_SECOND as u64 + 60);
+    while store.outbox_stats().pending > 0 && started.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    dispatcher.await.expect("dispatcher stops");
     let outbox = store.outbox_stats();
     let enforcer = enforcer.lock().expect("enforcer");
     let rate = outbox.delivered as f64 / elapsed;
     println!("chats: {chats}");
     println!(
-        "delivered: {} in {elapsed:.1} s ({rounds} rounds); dead letters: {}",
+        "delivered: {} in {elapsed:.1} s; dead letters: {}",
         outbox.delivered, outbox.dead_letters
     );
     println!(

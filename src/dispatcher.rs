@@ -9,6 +9,7 @@ use crate::domain::{ChatRef, Delivery, DeliveryKind, Platform};
 use crate::notify::{Notifier, Receipt, SendError};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -87,26 +88,9 @@ pub async fn deliver_round(
     // Each message is sent and its outcome recorded on its own, so one chat's store write
     // overlaps the others' sends instead of waiting for the whole round. Each send is
     // timed: a wait the platform asks for counts from its answer, not from the round's start.
-    let sends = groups.into_iter().map(|group| async move {
-        let started = std::time::Instant::now();
-        let result = notifier.send(&group).await;
-        let answered = now + to_chrono(started.elapsed());
-        let messages = group.deliveries.len();
-        match result {
-            Ok(receipt) => record_success(store, &group, receipt)
-                .await
-                .map(|()| Sent::Delivered(messages)),
-            Err(error) => record_failure(store, group.deliveries, error, answered)
-                .await
-                .map(|dropped| {
-                    if dropped {
-                        Sent::Dropped
-                    } else {
-                        Sent::Retrying
-                    }
-                }),
-        }
-    });
+    let sends = groups
+        .into_iter()
+        .map(|group| send_and_record(store, notifier, group, now));
     for outcome in futures_util::future::join_all(sends).await {
         match outcome? {
             Sent::Delivered(deliveries) => {
@@ -118,6 +102,34 @@ pub async fn deliver_round(
         }
     }
     Ok(round)
+}
+
+/// Sends one planned message and records its outcome at once. The send is timed: a wait
+/// the platform asks for counts from its answer, not from when the message was planned.
+async fn send_and_record(
+    store: &Store,
+    notifier: &dyn Notifier,
+    group: Group,
+    now: DateTime<Utc>,
+) -> Result<Sent, StoreError> {
+    let started = std::time::Instant::now();
+    let result = notifier.send(&group).await;
+    let answered = now + to_chrono(started.elapsed());
+    let messages = group.deliveries.len();
+    match result {
+        Ok(receipt) => record_success(store, &group, receipt)
+            .await
+            .map(|()| Sent::Delivered(messages)),
+        Err(error) => record_failure(store, group.deliveries, error, answered)
+            .await
+            .map(|dropped| {
+                if dropped {
+                    Sent::Dropped
+                } else {
+                    Sent::Retrying
+                }
+            }),
+    }
 }
 
 async fn record_success(store: &Store, group: &Group, receipt: Receipt) -> Result<(), StoreError> {
@@ -242,7 +254,9 @@ fn to_chrono(duration: Duration) -> chrono::Duration {
 }
 
 /// Runs the loop for one platform until `shutdown`; `wake` is signalled when the poller
-/// queues something.
+/// queues something. Up to `max_in_flight` chats are being sent to at any moment, and a
+/// slot is refilled as soon as its message is recorded, so the platform's rate limit is
+/// the only pace (rounds that wait for their slowest store write leave it idle).
 pub async fn run(
     store: Store,
     notifier: Arc<dyn Notifier>,
@@ -252,32 +266,95 @@ pub async fn run(
 ) {
     let platform: Platform = notifier.platform();
     tracing::info!(platform = platform.as_str(), "dispatcher started");
-    while !shutdown.is_cancelled() {
-        let wait = match deliver_round(&store, notifier.as_ref(), Utc::now(), params).await {
-            Ok(round) if round.idle => round
-                .idle_until
-                .and_then(|at| (at - Utc::now()).to_std().ok())
-                .unwrap_or(IDLE_RECHECK)
-                .min(IDLE_RECHECK),
-            Ok(round) if round.delivered + round.dropped > 0 => continue,
-            // Only retries this round: wait for the earliest to come due.
-            Ok(round) => round
-                .idle_until
-                .and_then(|at| (at - Utc::now()).to_std().ok())
-                .unwrap_or(Duration::ZERO)
-                .min(IDLE_RECHECK),
-            Err(error) => {
-                tracing::error!(platform = platform.as_str(), %error, "outbox error; retrying in 5 s");
-                Duration::from_secs(5)
+    let mut in_flight = futures_util::stream::FuturesUnordered::new();
+    let mut busy: HashSet<ChatRef> = HashSet::new();
+    loop {
+        let mut wait = IDLE_RECHECK;
+        // 1. Fill free slots with chats that are not already being sent to. On shutdown no
+        //    new send starts; the ones in flight finish and are recorded.
+        if !shutdown.is_cancelled() && in_flight.len() < params.max_in_flight {
+            match next_groups(
+                &store,
+                platform,
+                params,
+                params.max_in_flight - in_flight.len(),
+                &busy,
+            )
+            .await
+            {
+                Ok((groups, next)) => {
+                    if let Some(at) = next {
+                        wait = (at - Utc::now())
+                            .to_std()
+                            .unwrap_or(Duration::ZERO)
+                            .min(IDLE_RECHECK);
+                    }
+                    for group in groups {
+                        busy.insert(group.deliveries[0].chat.clone());
+                        let notifier = notifier.as_ref();
+                        let store = &store;
+                        in_flight.push(async move {
+                            let chat = group.deliveries[0].chat.clone();
+                            (
+                                chat,
+                                send_and_record(store, notifier, group, Utc::now()).await,
+                            )
+                        });
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(platform = platform.as_str(), %error, "outbox error; retrying in 5 s");
+                    wait = Duration::from_secs(5);
+                }
             }
-        };
+        }
+        // 2. Wait for a message to finish, for new work, or for the next due time.
+        if in_flight.is_empty() {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                () = shutdown.cancelled() => {}
+            }
+            continue;
+        }
         tokio::select! {
-            () = wake.notified() => {}
-            () = tokio::time::sleep(wait) => {}
-            () = shutdown.cancelled() => {}
+            Some((chat, outcome)) = futures_util::StreamExt::next(&mut in_flight) => {
+                busy.remove(&chat);
+                if let Err(error) = outcome {
+                    tracing::error!(platform = platform.as_str(), chat = %chat, %error, "outbox error after a send");
+                }
+            }
+            () = wake.notified(), if in_flight.len() < params.max_in_flight => {}
+            () = tokio::time::sleep(wait), if in_flight.len() < params.max_in_flight => {}
         }
     }
     tracing::info!(platform = platform.as_str(), "dispatcher stopped");
+}
+
+/// The next messages to send for chats not in `busy`, at most `slots`, and the earliest
+/// time a waiting delivery becomes due. Deliveries already recorded as sent are removed
+/// (the idempotency check) rather than sent again.
+async fn next_groups(
+    store: &Store,
+    platform: Platform,
+    params: DispatchParams,
+    slots: usize,
+    busy: &HashSet<ChatRef>,
+) -> Result<(Vec<Group>, Option<DateTime<Utc>>), StoreError> {
+    let now = Utc::now();
+    let (due, next) = store.due_deliveries(platform, now, ROUND_SCAN)?;
+    let mut fresh = Vec::with_capacity(due.len());
+    for delivery in due.into_iter().filter(|d| !busy.contains(&d.chat)) {
+        if store.is_delivered(delivery.id)? {
+            store.complete_delivery(&delivery, now).await?;
+        } else {
+            fresh.push(delivery);
+        }
+    }
+    Ok((delivery::plan(fresh, slots, params.burst_min), next))
 }
 
 #[cfg(test)]
