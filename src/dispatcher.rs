@@ -65,21 +65,13 @@ pub async fn deliver_round(
     now: DateTime<Utc>,
     params: DispatchParams,
 ) -> Result<Round, StoreError> {
-    let (due, next) = store.due_deliveries(notifier.platform(), now, ROUND_SCAN)?;
+    let (fresh, next, already) =
+        due_unsent(store, notifier.platform(), now, &HashSet::new()).await?;
     let mut round = Round {
         idle_until: next,
+        delivered: already,
         ..Round::default()
     };
-    // The idempotency check: a delivery already recorded as sent is removed, not resent.
-    let mut fresh = Vec::with_capacity(due.len());
-    for delivery in due {
-        if store.is_delivered(delivery.id)? {
-            store.complete_delivery(&delivery, now).await?;
-            round.delivered += 1;
-        } else {
-            fresh.push(delivery);
-        }
-    }
     if fresh.is_empty() {
         round.idle = round.delivered == 0;
         return Ok(round);
@@ -334,9 +326,31 @@ pub async fn run(
     tracing::info!(platform = platform.as_str(), "dispatcher stopped");
 }
 
+/// The due deliveries of chats not in `busy`, in queue order; the earliest time a waiting
+/// delivery becomes due; and how many were already recorded as sent. Those are removed
+/// rather than sent again: the idempotency check.
+async fn due_unsent(
+    store: &Store,
+    platform: Platform,
+    now: DateTime<Utc>,
+    busy: &HashSet<ChatRef>,
+) -> Result<(Vec<Delivery>, Option<DateTime<Utc>>, usize), StoreError> {
+    let (due, next) = store.due_deliveries(platform, now, ROUND_SCAN)?;
+    let mut fresh = Vec::with_capacity(due.len());
+    let mut already = 0;
+    for delivery in due.into_iter().filter(|d| !busy.contains(&d.chat)) {
+        if store.is_delivered(delivery.id)? {
+            store.complete_delivery(&delivery, now).await?;
+            already += 1;
+        } else {
+            fresh.push(delivery);
+        }
+    }
+    Ok((fresh, next, already))
+}
+
 /// The next messages to send for chats not in `busy`, at most `slots`, and the earliest
-/// time a waiting delivery becomes due. Deliveries already recorded as sent are removed
-/// (the idempotency check) rather than sent again.
+/// time a waiting delivery becomes due.
 async fn next_groups(
     store: &Store,
     platform: Platform,
@@ -344,16 +358,7 @@ async fn next_groups(
     slots: usize,
     busy: &HashSet<ChatRef>,
 ) -> Result<(Vec<Group>, Option<DateTime<Utc>>), StoreError> {
-    let now = Utc::now();
-    let (due, next) = store.due_deliveries(platform, now, ROUND_SCAN)?;
-    let mut fresh = Vec::with_capacity(due.len());
-    for delivery in due.into_iter().filter(|d| !busy.contains(&d.chat)) {
-        if store.is_delivered(delivery.id)? {
-            store.complete_delivery(&delivery, now).await?;
-        } else {
-            fresh.push(delivery);
-        }
-    }
+    let (fresh, next, _) = due_unsent(store, platform, Utc::now(), busy).await?;
     Ok((delivery::plan(fresh, slots, params.burst_min), next))
 }
 

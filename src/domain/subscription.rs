@@ -73,10 +73,20 @@ impl Subscription {
     /// Whether this subscription wants an alert for this item. Keywords are matched on
     /// lowercased text, as whole-ish substrings; an exclude keyword always wins.
     pub fn wants(&self, item: &Item, classification: &Classification) -> bool {
+        self.wants_text(&Self::match_text(item), classification)
+    }
+
+    /// The lowercased text keywords are matched against; compute it once per item when
+    /// many subscriptions are asked about the same item.
+    pub fn match_text(item: &Item) -> String {
+        format!("{} {}", item.title, item.summary).to_lowercase()
+    }
+
+    /// [`Subscription::wants`] with the item's [`Subscription::match_text`] already made.
+    pub fn wants_text(&self, text: &str, classification: &Classification) -> bool {
         if !self.active {
             return false;
         }
-        let text = format!("{} {}", item.title, item.summary).to_lowercase();
         if self
             .exclude_keywords
             .iter()

@@ -89,10 +89,11 @@ impl<'a> Routing<'a> {
         };
         let event_id = self.events[index].id.clone();
         self.touched.insert(event_id.clone());
+        let text = Subscription::match_text(&alert.item);
         let wanting: Vec<Subscription> = self
             .subscriptions
             .iter()
-            .filter(|s| s.wants(&alert.item, &alert.classification))
+            .filter(|s| s.wants_text(&text, &alert.classification))
             .cloned()
             .collect();
         for subscription in wanting {
