@@ -19,8 +19,6 @@ use tokio_util::sync::CancellationToken;
 pub const MAX_ATTEMPTS: u32 = 8;
 /// With nothing queued, look again at least this often (a wake-up may come sooner).
 const IDLE_RECHECK: Duration = Duration::from_secs(30);
-/// How many due deliveries one round reads from the outbox at most.
-const ROUND_SCAN: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DispatchParams {
@@ -65,8 +63,14 @@ pub async fn deliver_round(
     now: DateTime<Utc>,
     params: DispatchParams,
 ) -> Result<Round, StoreError> {
-    let (fresh, next, already) =
-        due_unsent(store, notifier.platform(), now, &HashSet::new()).await?;
+    let (fresh, next, already) = due_unsent(
+        store,
+        notifier.platform(),
+        now,
+        params.max_in_flight,
+        &HashSet::new(),
+    )
+    .await?;
     let mut round = Round {
         idle_until: next,
         delivered: already,
@@ -326,19 +330,20 @@ pub async fn run(
     tracing::info!(platform = platform.as_str(), "dispatcher stopped");
 }
 
-/// The due deliveries of chats not in `busy`, in queue order; the earliest time a waiting
-/// delivery becomes due; and how many were already recorded as sent. Those are removed
-/// rather than sent again: the idempotency check.
+/// The due deliveries of at most `max_chats` chats not in `busy`, in the order they became
+/// due; the earliest time a waiting delivery becomes due; and how many were already
+/// recorded as sent. Those are removed rather than sent again: the idempotency check.
 async fn due_unsent(
     store: &Store,
     platform: Platform,
     now: DateTime<Utc>,
+    max_chats: usize,
     busy: &HashSet<ChatRef>,
 ) -> Result<(Vec<Delivery>, Option<DateTime<Utc>>, usize), StoreError> {
-    let (due, next) = store.due_deliveries(platform, now, ROUND_SCAN)?;
+    let (due, next) = store.due_deliveries(platform, now, max_chats, busy)?;
     let mut fresh = Vec::with_capacity(due.len());
     let mut already = 0;
-    for delivery in due.into_iter().filter(|d| !busy.contains(&d.chat)) {
+    for delivery in due {
         if store.is_delivered(delivery.id)? {
             store.complete_delivery(&delivery, now).await?;
             already += 1;
@@ -358,7 +363,7 @@ async fn next_groups(
     slots: usize,
     busy: &HashSet<ChatRef>,
 ) -> Result<(Vec<Group>, Option<DateTime<Utc>>), StoreError> {
-    let (fresh, next, _) = due_unsent(store, platform, Utc::now(), busy).await?;
+    let (fresh, next, _) = due_unsent(store, platform, Utc::now(), slots, busy).await?;
     Ok((delivery::plan(fresh, slots, params.burst_min), next))
 }
 

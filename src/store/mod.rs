@@ -26,6 +26,7 @@ const ITEMS: &str = "items";
 const FEEDS: &str = "feeds";
 const SUBSCRIPTIONS: &str = "subscriptions";
 const OUTBOX: &str = "outbox";
+const OUTBOX_DUE: &str = "outbox_due";
 const DELIVERED: &str = "delivered";
 const DEAD_LETTERS: &str = "dead_letters";
 const EVENTS: &str = "events";
@@ -66,6 +67,8 @@ pub struct Store {
     feeds: sled::Tree,
     subscriptions: sled::Tree,
     outbox: sled::Tree,
+    /// The outbox's schedule: see `outbox.rs`.
+    outbox_due: sled::Tree,
     delivered: sled::Tree,
     dead_letters: sled::Tree,
     events: sled::Tree,
@@ -109,6 +112,7 @@ impl Store {
             feeds: tree(FEEDS)?,
             subscriptions: tree(SUBSCRIPTIONS)?,
             outbox: tree(OUTBOX)?,
+            outbox_due: tree(OUTBOX_DUE)?,
             delivered: tree(DELIVERED)?,
             dead_letters: tree(DEAD_LETTERS)?,
             events: tree(EVENTS)?,
@@ -118,6 +122,7 @@ impl Store {
             db,
         };
         store.check_schema()?;
+        store.rebuild_schedule_if_needed()?;
         Ok(store)
     }
 
@@ -255,10 +260,10 @@ impl Store {
             .iter()
             .map(|item| Ok((item.id.to_bytes().to_vec(), encode(item)?)))
             .collect::<Result<_, StoreError>>()?;
-        let deliveries: Vec<(Vec<u8>, Vec<u8>)> = commit
+        let deliveries: Vec<(&Delivery, Vec<u8>)> = commit
             .deliveries
             .iter()
-            .map(|d| Ok((outbox::key(d), encode(d)?)))
+            .map(|d| Ok((d, encode(d)?)))
             .collect::<Result<_, StoreError>>()?;
         let events: Vec<(&Event, Vec<u8>)> = commit
             .events
@@ -275,13 +280,23 @@ impl Store {
             &self.items,
             &self.feeds,
             &self.outbox,
+            &self.outbox_due,
             &self.events,
             &self.event_index,
             &self.event_deliveries,
         );
         trees
             .transaction(
-                |(seen, items, feeds, outbox, events_tree, index, event_deliveries_tree)| {
+                |(
+                    seen,
+                    items,
+                    feeds,
+                    outbox,
+                    schedule,
+                    events_tree,
+                    index,
+                    event_deliveries_tree,
+                )| {
                     for id in &commit.seen {
                         seen.insert(&id.to_bytes(), seen_value.as_slice())?;
                     }
@@ -291,8 +306,8 @@ impl Store {
                     if let Some((key, value)) = &feed {
                         feeds.insert(key.as_slice(), value.as_slice())?;
                     }
-                    for (key, value) in &deliveries {
-                        outbox.insert(key.as_slice(), value.as_slice())?;
+                    for (delivery, value) in &deliveries {
+                        outbox::enqueue(outbox, schedule, delivery, value)?;
                     }
                     for (event, value) in &events {
                         events::upsert(events_tree, index, event, value)?;
