@@ -7,6 +7,7 @@ mod support;
 mod cluster_cli;
 mod crash;
 mod delivery;
+mod discord;
 mod events_e2e;
 mod feeds_http;
 mod operator;
