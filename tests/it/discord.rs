@@ -78,11 +78,12 @@ struct Harness {
 
 impl Harness {
     async fn new() -> Self {
-        Self::with_delivery("").await
+        Self::with("", "", "").await
     }
 
-    /// `delivery` is extra TOML for the `[delivery]` table.
-    async fn with_delivery(delivery: &str) -> Self {
+    /// Extra TOML: `delivery` and `discord` inside those tables, `tail` after the feed
+    /// (more tables, more feeds).
+    async fn with(delivery: &str, discord_extra: &str, tail: &str) -> Self {
         let feed = FeedServer::start().await;
         feed.set("/feed.xml", Route::feed(rss(&[QUIET_ITEM])));
         let discord = FakeDiscord::start(TOKEN).await;
@@ -106,17 +107,21 @@ allow_private_addresses = true
 [discord]
 api_url = "{api}"
 operators = [{ADMIN}]
+{discord_extra}
 
 [[feeds]]
 id = "local"
 name = "Agenzia Locale"
 url = "{feed}"
 lang = "it"
+
+{tail}
 "#,
                 data = dir.path().join("data").display(),
                 topics = concat!(env!("CARGO_MANIFEST_DIR"), "/config/topics.toml"),
                 api = discord.url(),
                 feed = feed.url("/feed.xml"),
+                tail = tail.replace("{feeds}", &feed.url("")),
             ),
         )
         .expect("write config");
@@ -526,7 +531,7 @@ async fn an_invalid_form_body_is_retried_once_as_plain_text() {
 #[tokio::test]
 async fn alerts_to_one_channel_keep_within_its_bucket() {
     // Every alert on its own (no burst), so six messages go to one channel.
-    let harness = Harness::with_delivery("burst_min = 100").await;
+    let harness = Harness::with("burst_min = 100", "", "").await;
     let process = harness.start().await;
     harness.subscribe_channel().await;
     harness.publish(&SIX_STORIES);
@@ -565,5 +570,96 @@ async fn a_bad_token_stops_the_start_without_showing_it() {
             .iter()
             .all(|c| !c.path.starts_with("/channels/")),
         "nothing was sent"
+    );
+}
+
+/// Waits until `feed` was polled once, whether or not its log line was already read.
+async fn wait_polled(process: &mut Chipwatch, feed: &str) {
+    let wanted = |l: &str| l.contains("polled") && l.contains(&format!("feed={feed} "));
+    if !process.stderr_lines.iter().any(|l| wanted(l)) {
+        process.wait_stderr(LIMIT, wanted).await;
+    }
+}
+
+#[tokio::test]
+async fn a_follow_up_replies_to_the_channels_first_alert() {
+    let second = "[[feeds]]\nid = \"second\"\nname = \"Seconda Testata\"\nurl = \"{feeds}/second.xml\"\nlang = \"it\"\n\n[events]\nfollow_up_interval = \"1s\"";
+    let harness = Harness::with("", "", second).await;
+    harness
+        .feed
+        .set("/second.xml", Route::feed(rss(&[QUIET_ITEM])));
+    let mut process = harness.start().await;
+    wait_polled(&mut process, "second").await;
+    harness.subscribe_channel().await;
+    harness.publish(&[SIX_STORIES[0]]);
+    let first = harness
+        .discord
+        .wait_for(LIMIT, 1, |c| is_message_to(c, CHANNEL) && c.status == 200)
+        .await;
+    let first_id = first[0].answer["id"]
+        .as_str()
+        .expect("message id")
+        .to_string();
+    // Past the follow-up interval (two more polls, a second apart), a second outlet
+    // reports the same story.
+    let seen = harness.feed.hits("/feed.xml").requests;
+    harness
+        .feed
+        .wait_for_requests("/feed.xml", seen + 2, LIMIT)
+        .await;
+    let same_story = (
+        "ban-b",
+        "Stop USA all'export dei chip H20 di NVIDIA verso la Cina",
+        "Nuove restrizioni del Dipartimento del Commercio all'esportazione di chip per l'intelligenza artificiale.",
+    );
+    harness
+        .feed
+        .set("/second.xml", Route::feed(rss(&[same_story, QUIET_ITEM])));
+    let sent = harness
+        .discord
+        .wait_for(LIMIT, 2, |c| is_message_to(c, CHANNEL) && c.status == 200)
+        .await;
+    let follow_up = &sent[1].body;
+    assert_eq!(
+        follow_up["message_reference"]["message_id"].as_str(),
+        Some(first_id.as_str()),
+        "{follow_up}"
+    );
+    assert_eq!(follow_up["message_reference"]["fail_if_not_exists"], false);
+    assert_eq!(follow_up["allowed_mentions"]["parse"], json!([]));
+    assert!(
+        message_text(&sent[1]).contains("Seconda Testata"),
+        "{follow_up}"
+    );
+    assert_eq!(process.terminate(LIMIT).await.code, 0);
+}
+
+#[tokio::test]
+async fn a_failing_feed_is_reported_to_the_admin_channel_only() {
+    const ADMIN_CHANNEL: u64 = 930_000_000_000_000_001;
+    let broken = "[[feeds]]\nid = \"broken\"\nname = \"Fonte Rotta\"\nurl = \"{feeds}/missing.xml\"\n\n[telegram]\nreport_failing_after = \"1s\"";
+    let harness = Harness::with("", &format!("admin_channel = {ADMIN_CHANNEL}"), broken).await;
+    let process = harness.start().await;
+    harness.subscribe_channel().await;
+    let reports = harness
+        .discord
+        .wait_for(LIMIT, 1, |c| {
+            is_message_to(c, ADMIN_CHANNEL) && c.status == 200
+        })
+        .await;
+    let text = message_text(&reports[0]);
+    assert!(
+        text.contains("Fonte Rotta") && text.contains("failing since"),
+        "{text}"
+    );
+    assert_eq!(process.terminate(LIMIT).await.code, 0);
+    assert!(
+        harness.discord.messages_to(CHANNEL).is_empty(),
+        "subscribers hear nothing"
+    );
+    assert_eq!(
+        harness.discord.messages_to(ADMIN_CHANNEL).len(),
+        1,
+        "reported once"
     );
 }

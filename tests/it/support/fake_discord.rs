@@ -34,6 +34,8 @@ pub struct Call {
     pub path: String,
     pub body: Value,
     pub status: u16,
+    /// What the fake answered.
+    pub answer: Value,
     pub at: Instant,
 }
 
@@ -279,31 +281,29 @@ fn message_json(id: &str, channel: &str, body: &Value) -> Value {
     })
 }
 
-fn respond(status: u16, body: &Value, headers: &[(&str, String)]) -> Response<Body> {
+fn respond((status, body, headers): &Answer) -> Response<Body> {
+    let status = *status;
     let mut response = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header("content-type", "application/json");
     for (name, value) in headers {
-        response = response.header(*name, value);
+        response = response.header(*name, value.as_str());
     }
     response
         .body(Body::from(body.to_string()))
         .expect("response")
 }
 
-fn record(state: &mut State, method: &Method, path: &str, body: &Value, status: u16) {
-    state.calls.push(Call {
-        method: method.to_string(),
-        path: path.to_string(),
-        body: body.clone(),
-        status,
-        at: Instant::now(),
-    });
+/// An answer: status, JSON body, extra headers.
+type Answer = (u16, Value, Vec<(&'static str, String)>);
+
+fn ok(body: Value) -> Answer {
+    (200, body, Vec::new())
 }
 
 /// Keeps Discord's message limits: 5 per 5 s in one channel, 50 in any second overall.
 /// Returns the 429 answer when the request breaks one.
-fn over_limit(state: &mut State, channel: &str) -> Option<Response<Body>> {
+fn over_limit(state: &mut State, channel: &str) -> Option<Answer> {
     let now = Instant::now();
     let sends = state.channel_sends.entry(channel.to_string()).or_default();
     while sends
@@ -324,7 +324,7 @@ fn over_limit(state: &mut State, channel: &str) -> Option<Response<Body>> {
     if channel_full || global_full {
         state.limit_breaks += 1;
         let body = json!({"message": "You are being rate limited.", "retry_after": 1.0, "global": global_full});
-        return Some(respond(429, &body, &[("retry-after", "1".into())]));
+        return Some((429, body, vec![("retry-after", "1".into())]));
     }
     state
         .channel_sends
@@ -354,25 +354,20 @@ fn answer(
     let authorized = headers.get("authorization").and_then(|v| v.to_str().ok())
         == Some(format!("Bot {}", state.token).as_str());
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (status, response) = if !authorized && !path.starts_with("/interactions/") {
-        let body = json!({"message": "401: Unauthorized", "code": 0});
-        (401, respond(401, &body, &[]))
+    let answer: Answer = if !authorized && !path.starts_with("/interactions/") {
+        (
+            401,
+            json!({"message": "401: Unauthorized", "code": 0}),
+            Vec::new(),
+        )
     } else {
         match (method.as_str(), segments.as_slice()) {
-            ("GET", ["gateway"]) => (
-                200,
-                respond(200, &json!({"url": format!("ws://{gateway}")}), &[]),
-            ),
-            ("GET", ["gateway", "bot"]) => (
-                200,
-                respond(
-                    200,
-                    &json!({"url": format!("ws://{gateway}"), "shards": 1,
-                        "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}}),
-                    &[],
-                ),
-            ),
-            ("GET", ["users", "@me"]) => (200, respond(200, &user_json(BOT_ID, true), &[])),
+            ("GET", ["gateway"]) => ok(json!({"url": format!("ws://{gateway}")})),
+            ("GET", ["gateway", "bot"]) => ok(json!({
+                "url": format!("ws://{gateway}"), "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+            })),
+            ("GET", ["users", "@me"]) => ok(user_json(BOT_ID, true)),
             ("PUT", ["applications", _, "commands"]) => {
                 let registered: Vec<Value> = body
                     .as_array()
@@ -390,50 +385,51 @@ fn answer(
                         command
                     })
                     .collect();
-                (200, respond(200, &Value::Array(registered), &[]))
+                ok(Value::Array(registered))
             }
             ("POST", ["channels", channel, "messages"]) => {
                 let channel = channel.to_string();
                 if let Some(failure) = state.failures.pop_front() {
-                    let headers: Vec<(&str, String)> = failure
+                    let headers = failure
                         .retry_after_header
                         .iter()
                         .map(|h| ("retry-after", h.clone()))
                         .collect();
-                    (
-                        failure.status,
-                        respond(failure.status, &failure.body, &headers),
-                    )
+                    (failure.status, failure.body, headers)
                 } else if let Some(refusal) = over_limit(&mut state, &channel) {
-                    (429, refusal)
+                    refusal
                 } else {
                     state.next_id += 1;
                     let id = state.next_id.to_string();
-                    (200, respond(200, &message_json(&id, &channel, &body), &[]))
+                    ok(message_json(&id, &channel, &body))
                 }
             }
-            ("GET", ["channels", channel]) => (
-                200,
-                // No `guild_id` key at all: serenity refuses a null one.
-                respond(
-                    200,
-                    &json!({"id": channel, "type": 1, "recipients": [user_json("111", false)]}),
-                    &[],
-                ),
-            ),
-            ("POST", ["interactions", _, _, "callback"]) => (204, respond(204, &Value::Null, &[])),
+            // No `guild_id` key at all: serenity refuses a null one.
+            ("GET", ["channels", channel]) => {
+                ok(json!({"id": channel, "type": 1, "recipients": [user_json("111", false)]}))
+            }
+            ("POST", ["interactions", _, _, "callback"]) => (204, Value::Null, Vec::new()),
             ("POST", ["webhooks", _, _]) | ("PATCH", ["webhooks", _, _, "messages", _]) => {
                 state.next_id += 1;
                 let id = state.next_id.to_string();
-                (200, respond(200, &message_json(&id, "1", &body), &[]))
+                ok(message_json(&id, "1", &body))
             }
-            _ => {
-                let body = json!({"message": "404: Not Found", "code": 0});
-                (404, respond(404, &body, &[]))
-            }
+            _ => (
+                404,
+                json!({"message": "404: Not Found", "code": 0}),
+                Vec::new(),
+            ),
         }
     };
-    record(&mut state, method, &path, &body, status);
+    let response = respond(&answer);
+    state.calls.push(Call {
+        method: method.to_string(),
+        path: path.clone(),
+        body,
+        status: answer.0,
+        answer: answer.1,
+        at: Instant::now(),
+    });
     drop(state);
     changed.notify_waiters();
     response
@@ -475,7 +471,11 @@ async fn session(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>, change
                 let Some(Ok(frame)) = frame else { return };
                 let payload: Value = match &frame {
                     Frame::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
-                    Frame::Close(_) => return,
+                    Frame::Close(_) => {
+                        // Answer the close, as Discord does, so the client ends cleanly.
+                        let _ = sink.close().await;
+                        return;
+                    }
                     _ => continue,
                 };
                 match payload["op"].as_u64() {
