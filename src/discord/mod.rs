@@ -36,14 +36,17 @@ pub struct Discord {
 
 /// A serenity error as one line, its causes included, with the token redacted.
 fn describe(error: &serenity::Error) -> String {
-    let mut text = error.to_string();
+    let mut parts = vec![error.to_string()];
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        // serenity's error names its inner error as its source: say each once.
+        let part = cause.to_string();
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
         source = cause.source();
     }
-    redact(&text)
+    redact(&parts.join(": "))
 }
 
 impl Discord {

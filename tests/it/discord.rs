@@ -663,3 +663,38 @@ async fn a_failing_feed_is_reported_to_the_admin_channel_only() {
         "reported once"
     );
 }
+
+#[tokio::test]
+async fn a_refused_token_while_running_pauses_no_channel() {
+    let harness = Harness::new().await;
+    let mut process = harness.start().await;
+    harness.subscribe_channel().await;
+    harness.discord.fail_next_message(Failure {
+        status: 401,
+        body: json!({"message": "401: Unauthorized", "code": 0}),
+        retry_after_header: None,
+    });
+    harness.publish(&[HOSTILE_BAN]);
+    process
+        .wait_stderr(LIMIT, |l| {
+            l.contains("ERROR") && l.contains("Discord refused the bot token")
+        })
+        .await;
+    // Retried with back-off, then delivered.
+    let attempts = harness
+        .discord
+        .wait_for(LIMIT, 2, |c| is_message_to(c, CHANNEL))
+        .await;
+    assert_eq!((attempts[0].status, attempts[1].status), (401, 200));
+    assert_eq!(process.terminate(LIMIT).await.code, 0);
+    let store = harness.store();
+    let subscription = store
+        .subscription(&discord_chat(CHANNEL))
+        .expect("read")
+        .expect("kept");
+    assert!(
+        subscription.active,
+        "a bad token is no fault of the channel"
+    );
+    assert_eq!(store.outbox_stats().dead_letters, 0);
+}
