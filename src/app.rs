@@ -34,6 +34,8 @@ pub struct Parts {
     pub notifiers: Vec<Arc<dyn Notifier>>,
     /// The Telegram bot's update loop, when a token is set.
     pub telegram: Option<crate::telegram::Telegram>,
+    /// The Discord bot's gateway, when a token is set.
+    pub discord: Option<crate::discord::Discord>,
 }
 
 /// A bot token from the environment, if set and not empty.
@@ -68,15 +70,16 @@ pub async fn build(config: &Config, options: RunOptions) -> anyhow::Result<Parts
     if console_on {
         notifiers.push(Arc::new(ConsoleNotifier { json: options.json }));
     }
+    let engine = Arc::new(crate::commands::Engine {
+        store: store.clone(),
+        rules: rules.clone(),
+        feeds: config.feeds.clone(),
+        zone: config.settings.time_zone,
+        allow_private_addresses: config.settings.allow_private_addresses,
+    });
     let mut telegram = None;
     if let Some(token) = token("TELOXIDE_TOKEN") {
-        let engine = Arc::new(crate::commands::Engine {
-            store: store.clone(),
-            rules: rules.clone(),
-            feeds: config.feeds.clone(),
-            zone: config.settings.time_zone,
-            allow_private_addresses: config.settings.allow_private_addresses,
-        });
+        let engine = engine.clone();
         let bot =
             crate::telegram::Telegram::connect(&token, &config.telegram, engine, store.clone())
                 .await?;
@@ -87,19 +90,30 @@ pub async fn build(config: &Config, options: RunOptions) -> anyhow::Result<Parts
         )));
         telegram = Some(bot);
     }
+    let mut discord = None;
+    if let Some(token) = token("DISCORD_TOKEN") {
+        let bot = crate::discord::Discord::connect(&token, &config.discord, engine, store.clone())
+            .await?;
+        notifiers.push(Arc::new(bot.notifier(
+            config.settings.time_zone,
+            crate::discord::DiscordLimits::default(),
+        )));
+        discord = Some(bot);
+    }
     let poller = Poller::new(store.clone(), fetcher, rules, config);
     Ok(Parts {
         store,
         poller,
         notifiers,
         telegram,
+        discord,
     })
 }
 
-/// Whether a chat platform will take the alerts. Only platforms chipwatch has count:
-/// a token for one it lacks (Discord, for now) must not switch the console off.
+/// Whether a chat platform (Telegram or Discord) will take the alerts: then the console,
+/// in `auto` mode, stays quiet.
 fn chat_token_present() -> bool {
-    token("TELOXIDE_TOKEN").is_some()
+    token("TELOXIDE_TOKEN").is_some() || token("DISCORD_TOKEN").is_some()
 }
 
 /// The console is a subscriber like any chat, so its alerts go through the outbox too and
@@ -130,6 +144,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
         mut poller,
         notifiers,
         telegram,
+        discord,
     } = build(&config, options).await?;
     if notifiers.is_empty() {
         tracing::warn!(
@@ -157,6 +172,9 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     ));
     tasks.spawn(Arc::new(poller).run(shutdown.clone()));
     if let Some(bot) = telegram {
+        tasks.spawn(bot.run(shutdown.clone()));
+    }
+    if let Some(bot) = discord {
         tasks.spawn(bot.run(shutdown.clone()));
     }
     tracing::info!(data_dir = %store.path().display(), "chipwatch running; Ctrl-C or SIGTERM stops it");
@@ -246,6 +264,7 @@ pub async fn poll_once(
         poller,
         notifiers,
         telegram: _,
+        discord: _,
     } = build(&config, options).await?;
     let reports = poller.poll_many(config.feeds.clone(), dry_run).await;
     if dry_run {

@@ -58,6 +58,8 @@ struct RawConfig {
     #[serde(default)]
     telegram: RawTelegram,
     #[serde(default)]
+    discord: RawDiscord,
+    #[serde(default)]
     events: RawEvents,
     #[serde(default)]
     delivery: RawDelivery,
@@ -194,6 +196,26 @@ struct RawTelegram {
     report_failing_after: Duration,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDiscord {
+    api_url: Option<String>,
+    operators: Vec<i64>,
+    admins_only: bool,
+    admin_channel: Option<i64>,
+}
+
+impl Default for RawDiscord {
+    fn default() -> Self {
+        Self {
+            api_url: None,
+            operators: Vec::new(),
+            admins_only: true,
+            admin_channel: None,
+        }
+    }
+}
+
 fn default_report_after() -> Duration {
     Duration::from_secs(6 * 3600)
 }
@@ -303,6 +325,20 @@ pub struct TelegramConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct DiscordConfig {
+    /// Where REST requests go instead of Discord (a rate-limiting proxy, or a fake in
+    /// tests); serenity's own rate limiter is then off and ours is the only one.
+    pub api_url: Option<Url>,
+    /// Operators: Discord user ids allowed `/feeds`, `/addfeed`, `/removefeed`.
+    pub operators: Vec<u64>,
+    /// In a server, only members who may manage the server or its channels change a
+    /// channel's subscription.
+    pub admins_only: bool,
+    /// The channel where feed failures are reported (never to subscribers).
+    pub admin_channel: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub data_dir: PathBuf,
     pub topics_file: PathBuf,
@@ -327,6 +363,7 @@ pub struct Config {
     pub settings: Settings,
     pub console: ConsoleConfig,
     pub telegram: TelegramConfig,
+    pub discord: DiscordConfig,
     pub events: EventsConfig,
     pub delivery: DeliveryConfig,
     pub feeds: Vec<FeedConfig>,
@@ -441,6 +478,40 @@ fn validate(
             problem("telegram.api_url".into(), format!("not a URL: {e}"));
             None
         }
+    };
+
+    let discord_api_url = match raw.discord.api_url.as_deref() {
+        None => None,
+        Some(text) => match discord_api_url(text) {
+            Ok(url) => Some(url),
+            Err(message) => {
+                problem("discord.api_url".into(), message);
+                None
+            }
+        },
+    };
+    let mut discord_operators = Vec::new();
+    for (index, id) in raw.discord.operators.iter().enumerate() {
+        match u64::try_from(*id) {
+            Ok(id) if id > 0 => discord_operators.push(id),
+            _ => problem(
+                format!("discord.operators[{index}]"),
+                format!("`{id}` is not a Discord user id (a positive number)"),
+            ),
+        }
+    }
+    let discord_admin_channel = match raw.discord.admin_channel {
+        None => None,
+        Some(id) => match u64::try_from(id) {
+            Ok(id) if id > 0 => Some(id),
+            _ => {
+                problem(
+                    "discord.admin_channel".into(),
+                    format!("`{id}` is not a Discord channel id (a positive number)"),
+                );
+                None
+            }
+        },
     };
 
     if !(0.0..=1.0).contains(&raw.events.min_score) {
@@ -581,6 +652,12 @@ fn validate(
             admin_chat: raw.telegram.admin_chat,
             report_failing_after: raw.telegram.report_failing_after,
         },
+        discord: DiscordConfig {
+            api_url: discord_api_url,
+            operators: discord_operators,
+            admins_only: raw.discord.admins_only,
+            admin_channel: discord_admin_channel,
+        },
         events: EventsConfig {
             params: crate::events::EventParams {
                 window: raw.events.window,
@@ -599,6 +676,21 @@ fn validate(
         feeds,
         topics_toml,
     })
+}
+
+/// The base that replaces `https://discord.com` in REST URLs: http(s), a host, and
+/// nothing after the path (serenity appends `/api/v10/…`).
+fn discord_api_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("`{text}` must be an http or https URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!(
+            "`{text}` may not have a query, a fragment or credentials"
+        ));
+    }
+    Ok(url)
 }
 
 /// `http(s)://…` is fetched; `file://PATH` is read from disk, a relative PATH being taken
@@ -663,6 +755,52 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("chipwatch.toml: feeds[0].url: scheme `ftp`")
+        );
+    }
+
+    #[test]
+    fn the_discord_section_is_checked_key_by_key() {
+        let err = load_text(
+            r#"
+            [discord]
+            api_url = "ftp://127.0.0.1:1"
+            operators = [42, -1]
+            admin_channel = 0
+            [[feeds]]
+            id = "a"
+            name = "A"
+            url = "file://a.xml"
+            "#,
+        )
+        .expect_err("invalid discord section");
+        let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "discord.api_url",
+                "discord.operators[1]",
+                "discord.admin_channel"
+            ]
+        );
+        let config = load_text(
+            r#"
+            [discord]
+            api_url = "http://127.0.0.1:8080"
+            operators = [123456789012345678]
+            admin_channel = 987654321098765432
+            [[feeds]]
+            id = "a"
+            name = "A"
+            url = "file://a.xml"
+            "#,
+        )
+        .expect("valid discord section");
+        assert_eq!(config.discord.operators, [123456789012345678]);
+        assert_eq!(config.discord.admin_channel, Some(987654321098765432));
+        assert!(config.discord.admins_only, "admins only by default");
+        assert_eq!(
+            config.discord.api_url.map(|u| u.to_string()).as_deref(),
+            Some("http://127.0.0.1:8080/")
         );
     }
 

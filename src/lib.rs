@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod delivery;
+pub mod discord;
 pub mod dispatcher;
 pub mod domain;
 pub mod events;

@@ -34,8 +34,9 @@ pub struct Poller {
     pub settings: Settings,
     pub events: EventsConfig,
     pub delivery: crate::config::DeliveryConfig,
-    /// The Telegram admin chat for feed-failure reports, and after how long.
-    admin_report: Option<(i64, Duration)>,
+    /// Where feed failures are reported (Telegram's admin chat, Discord's admin channel),
+    /// and after how long a failure is reported.
+    admin_report: (Vec<crate::domain::ChatRef>, Duration),
     /// Dispatchers to wake when deliveries are queued.
     pub wake: Vec<Arc<Notify>>,
     host_limits: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -74,6 +75,27 @@ pub struct PollReport {
     pub held_first_poll: usize,
 }
 
+/// The configured admin chats: Telegram's `admin_chat`, Discord's `admin_channel`.
+fn admin_chats(config: &crate::config::Config) -> Vec<crate::domain::ChatRef> {
+    use crate::domain::{ChatRef, Platform};
+    let telegram = config.telegram.admin_chat.map(|id| ChatRef {
+        platform: Platform::Telegram,
+        id,
+        thread: None,
+    });
+    // Discord ids are snowflakes below 2^63, so they fit a ChatRef's i64.
+    let discord = config
+        .discord
+        .admin_channel
+        .and_then(|id| i64::try_from(id).ok())
+        .map(|id| ChatRef {
+            platform: Platform::Discord,
+            id,
+            thread: None,
+        });
+    telegram.into_iter().chain(discord).collect()
+}
+
 impl Poller {
     pub fn new(
         store: Store,
@@ -89,10 +111,7 @@ impl Poller {
             settings: config.settings.clone(),
             events: config.events.clone(),
             delivery: config.delivery.clone(),
-            admin_report: config
-                .telegram
-                .admin_chat
-                .map(|chat| (chat, config.telegram.report_failing_after)),
+            admin_report: (admin_chats(config), config.telegram.report_failing_after),
             wake: Vec::new(),
             host_limits: Default::default(),
             commit_lock: tokio::sync::Mutex::new(()),
@@ -366,13 +385,14 @@ impl Poller {
         now: DateTime<Utc>,
         commit: &mut PollCommit,
     ) {
-        let Some((admin_chat, after)) = self.admin_report else {
+        let (admin_chats, after) = &self.admin_report;
+        if admin_chats.is_empty() {
             return;
-        };
+        }
         let Some(since) = state.failing_since else {
             return;
         };
-        let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::hours(6));
+        let after = chrono::Duration::from_std(*after).unwrap_or(chrono::Duration::hours(6));
         if state.failure_reported || now - since < after {
             return;
         }
@@ -392,23 +412,20 @@ impl Poller {
             first_seen: now,
             lang: feed.lang,
         };
-        let chat = crate::domain::ChatRef {
-            platform: crate::domain::Platform::Telegram,
-            id: admin_chat,
-            thread: None,
-        };
         let alert = Alert {
             item,
             classification: Classification::default(),
         };
-        commit.deliveries.push(crate::domain::Delivery::new(
-            chat,
-            alert,
-            None,
-            crate::domain::DeliveryKind::FeedFailing { since },
-            now,
-        ));
-        tracing::warn!(feed = %feed.id, %since, "feed failing; reported to the admin chat");
+        for chat in admin_chats {
+            commit.deliveries.push(crate::domain::Delivery::new(
+                chat.clone(),
+                alert.clone(),
+                None,
+                crate::domain::DeliveryKind::FeedFailing { since },
+                now,
+            ));
+        }
+        tracing::warn!(feed = %feed.id, %since, "feed failing; reported to the admin chats");
     }
 
     fn schedule_input(&self, feed: &FeedConfig) -> ScheduleInput {

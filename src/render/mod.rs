@@ -3,6 +3,7 @@
 //! for terminals); nothing here sends.
 
 mod alert;
+pub mod discord;
 pub mod doc;
 pub mod telegram;
 

@@ -7,6 +7,8 @@ mod support;
 mod cluster_cli;
 mod crash;
 mod delivery;
+mod discord;
+mod discord_delivery;
 mod events_e2e;
 mod feeds_http;
 mod operator;

@@ -1,5 +1,6 @@
 //! Local stand-ins and helpers shared by the integration tests.
 
+pub mod fake_discord;
 pub mod fake_telegram;
 pub mod feed_server;
 pub mod process;

@@ -1,0 +1,109 @@
+//! Discord's rate limits, enforced before each send rather than learned from 429s: at
+//! most 5 messages per 5 s to one channel, and 50 requests per second in all.
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// The limits as counts per window; the defaults are Discord's usual ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiscordLimits {
+    /// Messages to one channel per `per_channel_window`.
+    pub per_channel: u32,
+    pub per_channel_window: Duration,
+    /// Requests per second, all channels together.
+    pub global_per_second: u32,
+}
+
+impl Default for DiscordLimits {
+    fn default() -> Self {
+        Self {
+            per_channel: 5,
+            per_channel_window: Duration::from_secs(5),
+            global_per_second: 50,
+        }
+    }
+}
+
+/// `count` per `window`, evenly spaced with no burst and 3% to spare: a burst at the full
+/// rate would put more than `count` into some window of the platform's own counting, and
+/// jitter on the way must not tip a message over. (The Telegram adapter spaces its
+/// messages the same way; adapters share no code, so each keeps its own.)
+pub fn even_quota(count: u32, window: Duration) -> Quota {
+    let period = window.mul_f64(1.03) / count.max(1);
+    Quota::with_period(period.max(Duration::from_micros(1)))
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::MIN)
+}
+
+pub struct Limiters {
+    global: DefaultDirectRateLimiter,
+    per_channel: DefaultKeyedRateLimiter<u64>,
+}
+
+impl Limiters {
+    pub fn new(limits: DiscordLimits) -> Self {
+        Self {
+            global: RateLimiter::direct(even_quota(
+                limits.global_per_second,
+                Duration::from_secs(1),
+            )),
+            per_channel: RateLimiter::keyed(even_quota(
+                limits.per_channel,
+                limits.per_channel_window,
+            )),
+        }
+    }
+
+    /// Waits until one more message to `channel` is within both limits.
+    pub async fn until_ready(&self, channel: u64) {
+        self.per_channel.until_key_ready(&channel).await;
+        self.global.until_ready().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The most sends a quota lets through in any `window`: its burst at once, then one
+    /// per period.
+    fn most_in_window(quota: Quota, window: Duration) -> u32 {
+        let period = quota.replenish_interval().as_secs_f64();
+        quota.burst_size().get() + (window.as_secs_f64() / period).floor() as u32
+    }
+
+    #[test]
+    fn the_default_quotas_stay_within_discords_limits() {
+        let limits = DiscordLimits::default();
+        let per_channel = even_quota(limits.per_channel, limits.per_channel_window);
+        // Discord counts 5 per 5 s per channel: never more in any 5 s, and not far below.
+        assert_eq!(most_in_window(per_channel, Duration::from_secs(5)), 5);
+        assert!(per_channel.replenish_interval() <= Duration::from_millis(1050));
+        let global = even_quota(limits.global_per_second, Duration::from_secs(1));
+        let most = most_in_window(global, Duration::from_secs(1));
+        assert!((45..=50).contains(&most), "{most} per second");
+        assert_eq!(global.burst_size().get(), 1, "no burst at the full rate");
+    }
+
+    #[tokio::test]
+    async fn a_channel_waits_its_turn_while_others_go() {
+        let limiters = Limiters::new(DiscordLimits {
+            per_channel: 2,
+            per_channel_window: Duration::from_millis(200),
+            global_per_second: 1000,
+        });
+        let started = std::time::Instant::now();
+        limiters.until_ready(1).await;
+        limiters.until_ready(2).await;
+        assert!(
+            started.elapsed() < Duration::from_millis(50),
+            "two channels at once"
+        );
+        limiters.until_ready(1).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(100),
+            "the second message to one channel waits a period"
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! Sending alerts to Discord channels: rendered per channel (language, quiet hours) as
+//! embeds (or plain content, for the retry after a refused form), never able to ping
+//! (`allowed_mentions` parses nothing), follow-ups replying to the first alert, within
+//! Discord's limits enforced before each send, every answer sorted by `errors`.
+
+use super::errors::{classify_answer, classify_network};
+use super::limits::{DiscordLimits, Limiters};
+use crate::delivery::{Group, GroupKind};
+use crate::domain::{ChatRef, Delivery, DeliveryKind, Lang, Platform};
+use crate::notify::{Notifier, Receipt, SendError};
+use crate::render::discord::{self as markdown, Embed, MAX_CONTENT};
+use crate::render::{self, Doc, Span};
+use crate::store::Store;
+use chrono::{Timelike, Utc};
+use chrono_tz::Tz;
+use futures_util::future::BoxFuture;
+use serenity::builder::{CreateAllowedMentions, CreateEmbed, CreateMessage};
+use serenity::http::{Http, LightMethod, Request, Route};
+use serenity::model::channel::{MessageFlags, MessageReference, MessageReferenceKind};
+use serenity::model::id::{ChannelId, MessageId};
+use std::sync::Arc;
+
+/// Nobody is ever pinged by what chipwatch posts: no `@everyone`, role or user mention,
+/// not even the author of a message it replies to.
+pub fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new().replied_user(false)
+}
+
+#[derive(Clone)]
+pub struct DiscordNotifier {
+    http: Arc<Http>,
+    /// The client serenity's `Http` sends with, used to send messages ourselves so that a
+    /// 429's `Retry-After` header is read (serenity's error keeps only the body).
+    client: reqwest::Client,
+    store: Store,
+    zone: Tz,
+    limiters: Arc<Limiters>,
+}
+
+/// A channel id that serenity accepts (non-zero), or the reason the chat cannot be one.
+fn channel_id(chat: &ChatRef) -> Result<ChannelId, SendError> {
+    u64::try_from(chat.id)
+        .ok()
+        .filter(|id| *id > 0)
+        .map(ChannelId::new)
+        .ok_or_else(|| SendError::Permanent(format!("{chat} is not a Discord channel id")))
+}
+
+fn create_embed(embed: Embed) -> CreateEmbed {
+    let mut out = CreateEmbed::new().description(embed.description);
+    if let Some(title) = embed.title {
+        out = out.title(title);
+    }
+    if let Some(url) = embed.url {
+        out = out.url(url);
+    }
+    out.fields(embed.fields.into_iter().map(|f| (f.name, f.value, false)))
+}
+
+impl DiscordNotifier {
+    pub fn new(
+        http: Arc<Http>,
+        client: reqwest::Client,
+        store: Store,
+        zone: Tz,
+        limits: DiscordLimits,
+    ) -> Self {
+        Self {
+            http,
+            client,
+            store,
+            zone,
+            limiters: Arc::new(Limiters::new(limits)),
+        }
+    }
+
+    /// The channel's language and whether its quiet hours are on now.
+    fn chat_settings(&self, chat: &ChatRef) -> (Lang, bool) {
+        let Ok(Some(subscription)) = self.store.subscription(chat) else {
+            return (Lang::It, false);
+        };
+        let local = Utc::now().with_timezone(&self.zone);
+        let minute = (local.hour() * 60 + local.minute()) as u16;
+        let quiet = subscription.quiet.is_some_and(|q| q.contains(minute));
+        (subscription.lang, quiet)
+    }
+
+    fn document(&self, delivery: &Delivery, lang: Lang) -> Doc {
+        match &delivery.kind {
+            DeliveryKind::Alert => {
+                let mut doc = render::alert_doc(&delivery.alert, lang, self.zone);
+                if let Some(event) = &delivery.event {
+                    doc.push(vec![Span::Code(format!("/event {event}"))]);
+                }
+                doc
+            }
+            DeliveryKind::FeedFailing { since } => {
+                render::feed_failing_doc(&delivery.alert, *since, self.zone)
+            }
+            DeliveryKind::FollowUp { outlets, sources } => render::follow_up_doc(
+                &delivery.alert,
+                delivery.event.as_ref(),
+                outlets,
+                *sources,
+                lang,
+            ),
+        }
+    }
+
+    fn group_document(&self, group: &Group, lang: Lang) -> Doc {
+        let alerts: Vec<_> = group
+            .deliveries
+            .iter()
+            .map(|d| (&d.alert, d.event.as_ref()))
+            .collect();
+        match group.kind {
+            GroupKind::Single => self.document(&group.deliveries[0], lang),
+            GroupKind::Burst => render::burst_doc(&alerts, lang),
+            GroupKind::Digest => render::digest_doc(&alerts, lang),
+        }
+    }
+
+    /// The messages of one delivery: one embed each, or, for the retry after Discord
+    /// refused the form, plain content.
+    fn messages(&self, doc: &Doc, plain_text: bool) -> Vec<CreateMessage> {
+        if plain_text {
+            markdown::plain_chunks(doc, MAX_CONTENT)
+                .into_iter()
+                .map(|content| CreateMessage::new().content(content))
+                .collect()
+        } else {
+            markdown::embeds(doc)
+                .into_iter()
+                .map(|embed| CreateMessage::new().embed(create_embed(embed)))
+                .collect()
+        }
+    }
+
+    async fn send_group(&self, group: &Group) -> Result<Receipt, SendError> {
+        // A group is never empty: `delivery::plan` makes each from at least one delivery.
+        let delivery = &group.deliveries[0];
+        let chat = &delivery.chat;
+        let channel = channel_id(chat)?;
+        let (lang, quiet) = self.chat_settings(chat);
+        let doc = self.group_document(group, lang);
+        let reply_to = match (&delivery.kind, &delivery.event) {
+            (DeliveryKind::FollowUp { .. }, Some(event)) => self
+                .store
+                .event_delivery(event, chat)
+                .ok()
+                .flatten()
+                .and_then(|r| r.first_message_id)
+                .and_then(|id| u64::try_from(id).ok())
+                .filter(|id| *id > 0),
+            _ => None,
+        };
+        let mut first_message = None;
+        for mut message in self.messages(&doc, delivery.plain_text) {
+            message = message.allowed_mentions(no_mentions());
+            if quiet {
+                message = message.flags(MessageFlags::SUPPRESS_NOTIFICATIONS);
+            }
+            if let Some(id) = reply_to {
+                let mut reference = MessageReference::new(MessageReferenceKind::Default, channel);
+                reference.message_id = Some(MessageId::new(id));
+                // The first alert may have been deleted: the follow-up still goes.
+                reference.fail_if_not_exists = Some(false);
+                message = message.reference_message(reference);
+            }
+            self.limiters.until_ready(channel.get()).await;
+            let id = self.post(channel, &message).await?;
+            first_message.get_or_insert(id);
+        }
+        Ok(Receipt {
+            message_id: first_message.flatten(),
+        })
+    }
+
+    /// `POST /channels/{id}/messages` through serenity's route and authorisation, on
+    /// the same client; returns the new message's id.
+    async fn post(
+        &self,
+        channel: ChannelId,
+        message: &CreateMessage,
+    ) -> Result<Option<i64>, SendError> {
+        let body = serde_json::to_vec(message)
+            .map_err(|e| SendError::Malformed(format!("cannot encode the message: {e}")))?;
+        let request = Request::new(
+            Route::ChannelMessages {
+                channel_id: channel,
+            },
+            LightMethod::Post,
+        )
+        .body(Some(body))
+        .build(&self.client, self.http.token(), self.http.proxy.as_deref())
+        .map_err(|e| SendError::Transient(crate::secrets::redact(&e.to_string())))?;
+        let response = request.send().await.map_err(|e| classify_network(&e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.bytes().await.map_err(|e| classify_network(&e))?;
+        if !status.is_success() {
+            return Err(classify_answer(
+                status.as_u16(),
+                retry_after.as_deref(),
+                &body,
+            ));
+        }
+        // Discord sends ids as strings; a missing id only loses the reply threading.
+        let sent: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        Ok(sent["id"].as_str().and_then(|id| id.parse::<i64>().ok()))
+    }
+}
+
+impl Notifier for DiscordNotifier {
+    fn platform(&self) -> Platform {
+        Platform::Discord
+    }
+
+    fn send<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, Result<Receipt, SendError>> {
+        Box::pin(self.send_group(group))
+    }
+}
