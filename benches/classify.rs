@@ -3,6 +3,10 @@
 //! `cargo bench --bench classify`. On Linux it also prints the same figures per second of
 //! the process's own CPU time, which a busy machine (other builds sharing the cores)
 //! distorts far less than wall-clock time.
+//!
+//! `-- --rounds N` classifies the set exactly N times instead of for two seconds: with
+//! `valgrind --tool=callgrind` that gives an instruction count per item, which does not
+//! depend on the machine's speed or load (see README, "Classifier quality and speed").
 
 use chipwatch::classify::{ItemText, Lang, Rules, classify};
 use std::hint::black_box;
@@ -60,11 +64,17 @@ fn main() {
             },
         ));
     }
+    let rounds: Option<u64> = std::env::args()
+        .skip_while(|arg| arg != "--rounds")
+        .nth(1)
+        .and_then(|n| n.parse().ok());
     let budget = Duration::from_secs(2);
     let cpu_started = cpu_seconds();
     let started = Instant::now();
     let mut classified: u64 = 0;
-    while started.elapsed() < budget {
+    let mut round: u64 = 0;
+    while rounds.map_or(started.elapsed() < budget, |rounds| round < rounds) {
+        round += 1;
         for item in &items {
             let text = ItemText {
                 title: &item.title,

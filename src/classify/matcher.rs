@@ -8,8 +8,8 @@ use super::config::{RulesError, invalid};
 use super::normalize::{Folded, fold, is_stop_word, stemmer};
 use crate::domain::Lang;
 use aho_corasick::automaton::{Automaton, StateID};
-use aho_corasick::nfa::contiguous::NFA;
-use aho_corasick::{Anchored, MatchKind};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
 use std::collections::HashMap;
 
 /// How a needle that matched at a word start must relate to the rest of that word.
@@ -153,10 +153,12 @@ impl VocabularyBuilder {
 
     pub fn build(self) -> Result<Vocabulary, RulesError> {
         // Needles never span words, so the automaton runs anchored at each word start and
-        // stops as soon as no needle can continue. The contiguous NFA is as fast here as a
-        // DFA (measured) at a fraction of the memory.
-        let automaton = NFA::builder()
+        // stops as soon as no needle can continue. A DFA takes one table load per byte: it
+        // runs about 10 % fewer instructions per item than the contiguous NFA (callgrind),
+        // for about 0.6 MB with the shipped rules.
+        let automaton = DFA::builder()
             .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Anchored)
             .build(&self.needles)
             .map_err(|e| RulesError::Automaton(e.to_string()))?;
         let start = automaton
@@ -183,7 +185,7 @@ impl VocabularyBuilder {
 /// The frozen vocabulary: the automaton, and the tables that turn its matches into terms.
 #[derive(Debug)]
 pub(crate) struct Vocabulary {
-    automaton: NFA,
+    automaton: DFA,
     start: StateID,
     needle_words: Vec<Vec<(u32, WordMatch)>>,
     first_word_terms: Vec<Vec<u32>>,
@@ -209,6 +211,7 @@ impl Vocabulary {
             let start = folded.word_starts[index] as usize - 1;
             let end = (folded.word_ends[index] as usize + 1).min(bytes.len());
             let mut state = self.start;
+            let first_hit = word_hits.len();
             for (offset, &byte) in bytes[start..end].iter().enumerate() {
                 state = automaton.next_state(Anchored::Yes, state, byte);
                 if !automaton.is_special(state) {
@@ -222,8 +225,9 @@ impl Vocabulary {
                     self.word_hits_at(folded, needle, index, start + offset + 1, word_hits);
                 }
             }
+            // Words are visited in order, so sorting each word's few hits sorts them all.
+            word_hits[first_hit..].sort_unstable();
         }
-        word_hits.sort_unstable();
         word_hits.dedup();
         for &(start, first) in word_hits.iter() {
             for &term in &self.first_word_terms[first as usize] {

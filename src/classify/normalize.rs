@@ -52,16 +52,20 @@ impl Folded {
         if self.text.is_empty() {
             self.text.push(' ');
         }
+        // Folding never makes ASCII longer and rarely makes anything longer: one reserve
+        // keeps the copy loop from growing the buffer as it goes.
+        self.text.reserve(input.len() + 1);
         let bytes = input.as_bytes();
         let mut in_word = false;
         let mut at = 0;
         while at < bytes.len() {
-            if bytes[at].is_ascii_alphanumeric() {
+            let byte = bytes[at];
+            if ASCII_WORD[usize::from(byte)] {
                 // The common case, a run of ASCII letters and digits, is copied in one go.
                 let run = bytes[at..]
                     .iter()
-                    .take_while(|b| b.is_ascii_alphanumeric())
-                    .count();
+                    .position(|&b| !ASCII_WORD[usize::from(b)])
+                    .unwrap_or(bytes.len() - at);
                 self.start_word(&mut in_word);
                 let from = self.text.len();
                 self.text.push_str(&input[at..at + run]);
@@ -69,14 +73,18 @@ impl Folded {
                 at += run;
                 continue;
             }
+            if byte.is_ascii() {
+                // Spaces and ASCII punctuation (the apostrophe of "l'export" too) end a word.
+                self.end_word(&mut in_word);
+                at += 1;
+                continue;
+            }
             // `at` only ever moves by whole characters, so it is a char boundary.
             let Some(c) = input[at..].chars().next() else {
                 break;
             };
             at += c.len_utf8();
-            if c.is_ascii() {
-                self.end_word(&mut in_word);
-            } else if is_combining_mark(c) {
+            if is_combining_mark(c) {
                 // A combining accent belongs to the letter before it: dropping it is the fold,
                 // and it must not split the word (decomposed "perche\u{301}").
             } else if c.is_alphanumeric() {
@@ -84,8 +92,8 @@ impl Folded {
                     fold_char(lower, |base| self.push_word_char(&mut in_word, base));
                 }
             } else {
-                // Apostrophes (' ’ ‘ ʼ), hyphens and punctuation all separate words: this is
-                // what splits the elisions "l'export", "dell’H20" into "l export", "dell h20".
+                // Typographic apostrophes (’ ‘ ʼ), dashes and other punctuation separate words
+                // too: "dell’H20" becomes "dell h20".
                 self.end_word(&mut in_word);
             }
         }
@@ -109,14 +117,28 @@ impl Folded {
             return;
         }
         *in_word = false;
-        self.word_ends.push(to_u32(self.text.len()));
-        let index = self.word_count() - 1;
-        if is_eccn(self.word(index)) {
-            self.eccn_words.push(to_u32(index));
+        let end = self.text.len();
+        self.word_ends.push(to_u32(end));
+        // Only a five-byte word can be an ECCN: look at its bytes without slicing the str.
+        let start = self.word_starts.last().map_or(end, |&s| s as usize);
+        if end - start == 5 && is_eccn(&self.text.as_bytes()[start..end]) {
+            self.eccn_words.push(to_u32(self.word_count() - 1));
         }
         self.text.push(' ');
     }
 }
+
+/// Which bytes are ASCII letters or digits, as a table: the folding loop asks this of
+/// every byte, and a load is cheaper than the range compares.
+const ASCII_WORD: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = (byte as u8).is_ascii_alphanumeric();
+        byte += 1;
+    }
+    table
+};
 
 /// Offsets are kept as u32 to halve the buffers; `classify` caps its input far below 4 GiB,
 /// and saturating keeps any other caller from panicking.
@@ -149,8 +171,7 @@ fn fold_char(c: char, mut emit: impl FnMut(char)) {
 
 /// An Export Control Classification Number such as `3a090` (folded): a digit 0–9, a
 /// category letter a–e, and three digits.
-fn is_eccn(word: &str) -> bool {
-    let b = word.as_bytes();
+fn is_eccn(b: &[u8]) -> bool {
     b.len() == 5
         && b[0].is_ascii_digit()
         && (b'a'..=b'e').contains(&b[1])
