@@ -1,6 +1,9 @@
-//! The labelled sets: `tests/data/classify/dev.jsonl` (rules are tuned on it) and
-//! `holdout.jsonl` (never tuned on: the honest estimate). Per-topic precision, recall and F1
-//! for both, with floors, the misclassified ids for study, and the three seed articles.
+//! The labelled sets under `tests/data/classify/`. Tuned on: `dev.jsonl`, `tune.jsonl` and
+//! `holdout.jsonl` (the first held-out set: its errors were studied in a later round, so it
+//! is no longer blind). Blind: `holdout2.jsonl`, written from the topic definitions by
+//! someone who had not read the rules, committed before the rules it measures, never tuned
+//! on; its misclassified items are not printed. Per-topic precision, recall and F1 for each
+//! set with floors, and the three seed articles.
 
 use super::{ItemText, Lang, Rules, classify};
 use serde::Deserialize;
@@ -92,32 +95,42 @@ struct Floors {
     micro: (f64, f64),
 }
 
-/// Dev floors sit just under what the rules reach on the set they were tuned on; a change
-/// to the rules or the set that loses quality fails here.
+/// Floors of the sets the rules are tuned on sit just under what the rules reach there; a
+/// change to the rules or the sets that loses quality fails here.
 const DEV_FLOORS: Floors = Floors {
     topics: &[
-        ("export_ban", 0.93, 0.90),
+        ("export_ban", 0.96, 0.96),
         ("approval", 0.97, 0.97),
-        ("open_source_ai", 0.95, 0.93),
+        ("open_source_ai", 0.96, 0.96),
         ("tariffs", 0.85, 0.95),
         ("rare_earths", 0.95, 0.95),
-        ("chip_industry", 0.95, 0.70),
+        ("chip_industry", 0.95, 0.85),
     ],
-    micro: (0.96, 0.93),
+    micro: (0.97, 0.96),
 };
 
-/// Holdout floors sit under what the rules reach on items they were never tuned on. They
-/// are the promise to users; raise them only when the holdout numbers rise.
 const HOLDOUT_FLOORS: Floors = Floors {
     topics: &[
-        ("export_ban", 0.85, 0.85),
-        ("approval", 0.78, 0.82),
-        ("open_source_ai", 0.85, 0.95),
-        ("tariffs", 0.80, 0.95),
+        ("export_ban", 0.96, 0.96),
+        ("approval", 0.95, 0.95),
+        ("open_source_ai", 0.95, 0.95),
+        ("tariffs", 0.95, 0.95),
         ("rare_earths", 0.95, 0.95),
         ("chip_industry", 0.95, 0.95),
     ],
-    micro: (0.86, 0.90),
+    micro: (0.97, 0.97),
+};
+
+const TUNE_FLOORS: Floors = Floors {
+    topics: &[
+        ("export_ban", 0.96, 0.93),
+        ("approval", 0.95, 0.96),
+        ("open_source_ai", 0.95, 0.95),
+        ("tariffs", 0.95, 0.95),
+        ("rare_earths", 0.95, 0.95),
+        ("chip_industry", 0.95, 0.80),
+    ],
+    micro: (0.97, 0.95),
 };
 
 #[test]
@@ -135,16 +148,43 @@ fn holdout_set_meets_the_quality_floors() {
         "the holdout set has {} items",
         items.len()
     );
-    let dev_ids: BTreeSet<String> = load_dev().into_iter().map(|item| item.id).collect();
-    if let Some(shared) = items.iter().find(|item| dev_ids.contains(&item.id)) {
-        panic!("{} is in both sets", shared.id);
-    }
     check_floors("holdout.jsonl", &items, &HOLDOUT_FLOORS);
+}
+
+#[test]
+fn tuning_set_meets_the_quality_floors() {
+    let items = load_set("tune.jsonl");
+    assert!(
+        items.len() >= 150,
+        "the tuning set has {} items",
+        items.len()
+    );
+    check_floors("tune.jsonl", &items, &TUNE_FLOORS);
+}
+
+#[test]
+fn no_item_is_in_two_sets() {
+    let mut seen = BTreeSet::new();
+    for name in ["dev.jsonl", "holdout.jsonl", "tune.jsonl", "holdout2.jsonl"] {
+        for item in load_set(name) {
+            assert!(
+                seen.insert(item.id.clone()),
+                "{name}: {} is in two sets",
+                item.id
+            );
+        }
+    }
 }
 
 /// Scores `items`, prints the per-topic report and the misclassified ids, and fails if a
 /// topic or the micro average falls below its floor.
 fn check_floors(name: &str, items: &[DevItem], floors: &Floors) {
+    check_floors_showing(name, items, floors, true)
+}
+
+/// `show_errors: false` for a blind set: its misclassified items are not printed, so
+/// nobody tunes the rules on them by accident.
+fn check_floors_showing(name: &str, items: &[DevItem], floors: &Floors, show_errors: bool) {
     let rules = load_rules();
     let topics: Vec<String> = rules.topics().iter().map(|t| t.id.to_string()).collect();
     let mut counts = vec![Counts::default(); topics.len()];
@@ -195,7 +235,11 @@ fn check_floors(name: &str, items: &[DevItem], floors: &Floors) {
             c.fn_
         );
     }
-    println!("misclassified ({}):\n  {}", wrong.len(), wrong.join("\n  "));
+    if show_errors {
+        println!("misclassified ({}):\n  {}", wrong.len(), wrong.join("\n  "));
+    } else {
+        println!("misclassified: {} (not listed: a blind set)", wrong.len());
+    }
     let mut failures = Vec::new();
     for &(topic, p_floor, r_floor) in floors.topics {
         let index = topics
@@ -219,6 +263,32 @@ fn check_floors(name: &str, items: &[DevItem], floors: &Floors) {
         ));
     }
     assert!(failures.is_empty(), "{name} below the floors: {failures:?}");
+}
+
+/// The blind set's floors sit a little under what the rules reach on items they were never
+/// tuned on (measured once, after this round's tuning). They are the promise to users; raise
+/// them only when the blind numbers rise, and never tune on this set.
+const BLIND_FLOORS: Floors = Floors {
+    topics: &[
+        ("export_ban", 0.95, 0.86),
+        ("approval", 0.92, 0.83),
+        ("open_source_ai", 0.95, 0.95),
+        ("tariffs", 0.95, 0.95),
+        ("rare_earths", 0.88, 0.95),
+        ("chip_industry", 0.95, 0.80),
+    ],
+    micro: (0.96, 0.88),
+};
+
+#[test]
+fn blind_set_meets_the_quality_floors() {
+    let items = load_set("holdout2.jsonl");
+    assert!(
+        items.len() >= 130,
+        "the blind set has {} items",
+        items.len()
+    );
+    check_floors_showing("holdout2.jsonl", &items, &BLIND_FLOORS, false);
 }
 
 #[test]

@@ -33,6 +33,15 @@ pub(crate) enum Flavour {
     Name,
 }
 
+/// Scratch space for [`Vocabulary::find`], reused across items.
+#[derive(Debug, Default)]
+pub(crate) struct FindScratch {
+    /// (word index, vocabulary word) pairs, sorted.
+    word_hits: Vec<(u32, u32)>,
+    /// For each word index, where its pairs begin in `word_hits` (one more at the end).
+    bounds: Vec<u32>,
+}
+
 /// A word or phrase found in an item: the term and its words `start..end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TermHit {
@@ -53,6 +62,10 @@ pub(crate) struct VocabularyBuilder {
     needles: Vec<String>,
     needle_ids: HashMap<String, u32>,
     word_needle: Vec<(u32, WordMatch)>,
+    /// Per word: the endings the configured words themselves have after their stem, where
+    /// the general rule would refuse them ("domestic" is stemmed "domest", "illegalmente"
+    /// "illegal"): a configured word always matches itself.
+    own_endings: Vec<Vec<String>>,
     word_ids: HashMap<(u32, WordMatch), u32>,
     terms: Vec<Term>,
     term_ids: HashMap<(Vec<u32>, bool), u32>,
@@ -143,6 +156,23 @@ impl VocabularyBuilder {
         let id = *self.word_ids.entry((needle_id, how)).or_insert(next_word);
         if id == next_word {
             self.word_needle.push((needle_id, how));
+            self.own_endings.push(Vec::new());
+        }
+        // The needle is " stem" (or " stem " when exact): what follows it in the word.
+        let stem_len = self.needles[needle_id as usize].trim().len();
+        let ending = word.get(stem_len..).unwrap_or("");
+        let last = word
+            .as_bytes()
+            .get(..stem_len)
+            .and_then(<[u8]>::last)
+            .copied()
+            .unwrap_or(b' ');
+        let endings = &mut self.own_endings[id as usize];
+        if how != WordMatch::Exact
+            && !ending_fits(how, last, stem_len, ending)
+            && !endings.iter().any(|e| e == ending)
+        {
+            endings.push(ending.to_string());
         }
         id
     }
@@ -168,6 +198,11 @@ impl VocabularyBuilder {
         for (word, (needle, how)) in self.word_needle.iter().enumerate() {
             needle_words[*needle as usize].push((word as u32, *how));
         }
+        let own_endings = self
+            .own_endings
+            .into_iter()
+            .map(|endings| endings.into_iter().map(String::into_boxed_str).collect())
+            .collect();
         let mut first_word_terms = vec![Vec::new(); self.word_needle.len()];
         for (term, def) in self.terms.iter().enumerate() {
             first_word_terms[def.words[0] as usize].push(term as u32);
@@ -176,6 +211,7 @@ impl VocabularyBuilder {
             automaton,
             start,
             needle_words,
+            own_endings,
             first_word_terms,
             terms: self.terms,
         })
@@ -188,21 +224,24 @@ pub(crate) struct Vocabulary {
     automaton: DFA,
     start: StateID,
     needle_words: Vec<Vec<(u32, WordMatch)>>,
+    /// See `VocabularyBuilder::own_endings`; almost always empty.
+    own_endings: Vec<Box<[Box<str>]>>,
     first_word_terms: Vec<Vec<u32>>,
     terms: Vec<Term>,
 }
 
 impl Vocabulary {
     /// Finds every term in `folded`, sorted by start word (scoring relies on it).
-    /// `word_hits` is scratch space.
     pub fn find(
         &self,
         folded: &Folded,
         lang: Lang,
-        word_hits: &mut Vec<(u32, u32)>,
+        scratch: &mut FindScratch,
         out: &mut Vec<TermHit>,
     ) {
+        let FindScratch { word_hits, bounds } = scratch;
         word_hits.clear();
+        bounds.clear();
         out.clear();
         let bytes = folded.text.as_bytes();
         let automaton = &self.automaton;
@@ -212,6 +251,7 @@ impl Vocabulary {
             let end = (folded.word_ends[index] as usize + 1).min(bytes.len());
             let mut state = self.start;
             let first_hit = word_hits.len();
+            bounds.push(first_hit as u32);
             for (offset, &byte) in bytes[start..end].iter().enumerate() {
                 state = automaton.next_state(Anchored::Yes, state, byte);
                 if !automaton.is_special(state) {
@@ -226,9 +266,26 @@ impl Vocabulary {
                 }
             }
             // Words are visited in order, so sorting each word's few hits sorts them all.
-            word_hits[first_hit..].sort_unstable();
+            if word_hits.len() > first_hit + 1 {
+                word_hits[first_hit..].sort_unstable();
+                let mut kept = first_hit + 1;
+                for read in first_hit + 1..word_hits.len() {
+                    if word_hits[read] != word_hits[kept - 1] {
+                        word_hits[kept] = word_hits[read];
+                        kept += 1;
+                    }
+                }
+                word_hits.truncate(kept);
+            }
         }
-        word_hits.dedup();
+        bounds.push(word_hits.len() as u32);
+        // The vocabulary words found at word `index`: a slice of a few pairs.
+        let at = |index: u32| -> &[(u32, u32)] {
+            match (bounds.get(index as usize), bounds.get(index as usize + 1)) {
+                (Some(&from), Some(&to)) => &word_hits[from as usize..to as usize],
+                _ => &[],
+            }
+        };
         for &(start, first) in word_hits.iter() {
             for &term in &self.first_word_terms[first as usize] {
                 let def = &self.terms[term as usize];
@@ -236,9 +293,9 @@ impl Vocabulary {
                     continue;
                 }
                 let rest_matches = def.words.iter().enumerate().skip(1).all(|(offset, word)| {
-                    word_hits
-                        .binary_search(&(start + offset as u32, *word))
-                        .is_ok()
+                    at(start + offset as u32)
+                        .iter()
+                        .any(|&(_, found)| found == *word)
                 });
                 if rest_matches {
                     let end = start + def.words.len() as u32;
@@ -264,18 +321,33 @@ impl Vocabulary {
         let word_end = folded.word_ends[index] as usize;
         let rest = text.get(end.min(word_end)..word_end).unwrap_or("");
         let stem_last = text.as_bytes()[end - 1];
+        let stem_len = end.saturating_sub(folded.word_starts[index] as usize);
         for &(word, how) in &self.needle_words[needle] {
-            if ending_fits(how, stem_last, rest) {
+            if ending_fits(how, stem_last, stem_len, rest) || self.is_own_ending(word, how, rest) {
                 word_hits.push((index as u32, word));
             }
         }
+    }
+
+    /// Whether `rest` is the ending of a configured word of this stem, or (in English)
+    /// that ending made plural: "accelerator" also finds "accelerators".
+    fn is_own_ending(&self, word: u32, how: WordMatch, rest: &str) -> bool {
+        let endings = &self.own_endings[word as usize];
+        !endings.is_empty()
+            && endings.iter().any(|ending| {
+                rest == &**ending
+                    || (how != WordMatch::ItalianStem
+                        && rest
+                            .strip_prefix(&**ending)
+                            .is_some_and(|plural| plural == "s" || plural == "es"))
+            })
     }
 }
 
 /// Whether `rest`, the part of a word after a matched stem, is an ending of that stem.
 /// This is what keeps the stem "ban" from matching "bank" and "viet" from "vietnam"
 /// without stemming every word of every item.
-fn ending_fits(how: WordMatch, stem_last: u8, rest: &str) -> bool {
+fn ending_fits(how: WordMatch, stem_last: u8, stem_len: usize, rest: &str) -> bool {
     const ENGLISH: &[&str] = &[
         "", "s", "e", "es", "ed", "ing", "er", "ers", "al", "als", "ion", "ions", "ive", "ment",
         "ments", "ation", "ations",
@@ -285,8 +357,11 @@ fn ending_fits(how: WordMatch, stem_last: u8, rest: &str) -> bool {
     match how {
         WordMatch::Exact => rest.is_empty(),
         WordMatch::ItalianStem => {
+            // A short stem takes only a short ending: "cont" (conti) is in "conto" but not in
+            // "contenenti", "daz" (dazi) in "dazio" but not "dazione".
+            let longest = if stem_len <= 4 { 3 } else { 7 };
             bytes.is_empty()
-                || (bytes.len() <= 7
+                || (bytes.len() <= longest
                     && bytes.iter().all(u8::is_ascii_lowercase)
                     && (is_vowel(bytes[0])
                         || (bytes[0] == b'h' && bytes.len() > 1 && is_vowel(bytes[1]))))
@@ -306,6 +381,114 @@ fn ending_fits(how: WordMatch, stem_last: u8, rest: &str) -> bool {
                 || rest
                     .strip_prefix('i')
                     .is_some_and(|after| ENGLISH.contains(&after))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `it`, `en` and `names` string anywhere in the TOML, with its flavour.
+    fn configured_terms(value: &toml::Value, key: &str, out: &mut Vec<(String, Flavour)>) {
+        match value {
+            toml::Value::Table(table) => {
+                for (key, value) in table {
+                    configured_terms(value, key, out);
+                }
+            }
+            toml::Value::Array(items) => {
+                let flavour = match key {
+                    "it" => Some(Flavour::Italian),
+                    "en" => Some(Flavour::English),
+                    "names" => Some(Flavour::Name),
+                    _ => None,
+                };
+                for item in items {
+                    match (item, flavour) {
+                        (toml::Value::String(term), Some(flavour))
+                            if !term.starts_with('@') && !term.starts_with('$') =>
+                        {
+                            out.push((term.clone(), flavour));
+                        }
+                        _ => configured_terms(item, key, out),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_configured_term_finds_its_own_words() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/topics.toml");
+        let text = std::fs::read_to_string(path).expect("config/topics.toml is readable");
+        let value: toml::Value = toml::from_str(&text).expect("config/topics.toml is TOML");
+        let mut terms = Vec::new();
+        configured_terms(&value, "", &mut terms);
+        assert!(terms.len() > 300, "only {} terms found", terms.len());
+        let mut builder = VocabularyBuilder::default();
+        let ids: Vec<u32> = terms
+            .iter()
+            .map(|(term, flavour)| builder.term(term, *flavour, "test").expect("term compiles"))
+            .collect();
+        let vocabulary = builder.build().expect("vocabulary");
+        let (mut scratch, mut hits) = (FindScratch::default(), Vec::new());
+        let mut missed = Vec::new();
+        for ((term, flavour), id) in terms.iter().zip(ids) {
+            let mut folded = Folded::default();
+            folded.push(term.trim_start_matches('='));
+            let lang = if *flavour == Flavour::English {
+                Lang::En
+            } else {
+                Lang::It
+            };
+            vocabulary.find(&folded, lang, &mut scratch, &mut hits);
+            let whole = folded.word_count() as u32;
+            if !hits
+                .iter()
+                .any(|hit| hit.term == id && hit.start == 0 && hit.end == whole)
+            {
+                missed.push(term.clone());
+            }
+        }
+        assert!(missed.is_empty(), "terms that miss themselves: {missed:?}");
+    }
+
+    #[test]
+    fn a_stem_keeps_its_own_ending_and_refuses_others() {
+        let mut builder = VocabularyBuilder::default();
+        let domestic = builder
+            .term("domestic", Flavour::English, "t")
+            .expect("term");
+        let accelerator = builder
+            .term("accelerator", Flavour::English, "t")
+            .expect("term");
+        let illegal = builder
+            .term("illegalmente", Flavour::Italian, "t")
+            .expect("term");
+        let ban = builder.term("ban", Flavour::English, "t").expect("term");
+        let accounts = builder.term("conti", Flavour::Italian, "t").expect("term");
+        let vocabulary = builder.build().expect("vocabulary");
+        let cases: &[(&str, Lang, u32, bool)] = &[
+            ("domestic", Lang::En, domestic, true),
+            ("domestically", Lang::En, domestic, false),
+            ("accelerators", Lang::En, accelerator, true),
+            ("accelerate", Lang::En, accelerator, false),
+            ("illegalmente", Lang::It, illegal, true),
+            ("illegali", Lang::It, illegal, true),
+            ("banned", Lang::En, ban, true),
+            ("bank", Lang::En, ban, false),
+            ("conto", Lang::It, accounts, true),
+            ("contenenti", Lang::It, accounts, false),
+        ];
+        let (mut scratch, mut hits) = (FindScratch::default(), Vec::new());
+        for &(text, lang, term, expect) in cases {
+            let mut folded = Folded::default();
+            folded.push(text);
+            vocabulary.find(&folded, lang, &mut scratch, &mut hits);
+            let found = hits.iter().any(|hit| hit.term == term);
+            assert_eq!(found, expect, "{text:?}");
         }
     }
 }

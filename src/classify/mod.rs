@@ -26,7 +26,7 @@ pub use config::RulesError;
 pub use normalize::{detect_lang, fold, is_stop_word, stems};
 
 use compile::{CompiledRule, CompiledTopic, GroupTable};
-use matcher::{TermHit, Vocabulary};
+use matcher::{FindScratch, TermHit, Vocabulary};
 use normalize::Folded;
 use score::ScoreScratch;
 use std::cell::RefCell;
@@ -92,7 +92,7 @@ const MAX_INPUT_BYTES: usize = 64 * 1024;
 #[derive(Debug, Default)]
 struct Scratch {
     folded: Folded,
-    word_hits: Vec<(u32, u32)>,
+    find: FindScratch,
     hits: Vec<TermHit>,
     score: ScoreScratch,
 }
@@ -121,12 +121,9 @@ fn classify_with(rules: &Rules, item: &ItemText<'_>, scratch: &mut Scratch) -> C
         .lang
         .unwrap_or_else(|| normalize::detect_folded(&scratch.folded));
     // 3. Find every term, then score the topics and name the entities.
-    rules.vocabulary.find(
-        &scratch.folded,
-        lang,
-        &mut scratch.word_hits,
-        &mut scratch.hits,
-    );
+    rules
+        .vocabulary
+        .find(&scratch.folded, lang, &mut scratch.find, &mut scratch.hits);
     let scored = score::Item {
         folded: &scratch.folded,
         hits: &scratch.hits,

@@ -18,6 +18,10 @@ pub(crate) struct Folded {
     pub word_ends: Vec<u32>,
     /// Indexes of words shaped like an ECCN (`3a090`): digit, category letter, three digits.
     pub eccn_words: Vec<u32>,
+    /// Clause breaks, as the index of the first word after each: a comma, semicolon, dash,
+    /// parenthesis, guillemet or sentence end stood before that word. Ascending. The title's end
+    /// is one too.
+    pub clause_breaks: Vec<u32>,
 }
 
 impl Folded {
@@ -26,6 +30,14 @@ impl Folded {
         self.word_starts.clear();
         self.word_ends.clear();
         self.eccn_words.clear();
+        self.clause_breaks.clear();
+    }
+
+    /// Whether a clause break lies between word `end` (exclusive end of the earlier span)
+    /// and word `start` (first word of the later span).
+    pub fn breaks_between(&self, end: u32, start: u32) -> bool {
+        let first = self.clause_breaks.partition_point(|&k| k < end);
+        self.clause_breaks.get(first).is_some_and(|&k| k <= start)
     }
 
     pub fn word_count(&self) -> usize {
@@ -51,6 +63,9 @@ impl Folded {
     pub fn push(&mut self, input: &str) {
         if self.text.is_empty() {
             self.text.push(' ');
+        } else {
+            // Title and text are two clauses at least.
+            self.clause_break();
         }
         // Folding never makes ASCII longer and rarely makes anything longer: one reserve
         // keeps the copy loop from growing the buffer as it goes.
@@ -60,22 +75,44 @@ impl Folded {
         let mut at = 0;
         while at < bytes.len() {
             let byte = bytes[at];
-            if ASCII_WORD[usize::from(byte)] {
-                // The common case, a run of ASCII letters and digits, is copied in one go.
-                let run = bytes[at..]
-                    .iter()
-                    .position(|&b| !ASCII_WORD[usize::from(b)])
-                    .unwrap_or(bytes.len() - at);
+            let lower = ASCII_WORD_LOWER[usize::from(byte)];
+            if lower != 0 {
+                // The common case, a run of ASCII letters and digits: scanned, lowercased and
+                // copied in one pass.
                 self.start_word(&mut in_word);
-                let from = self.text.len();
-                self.text.push_str(&input[at..at + run]);
-                self.text[from..].make_ascii_lowercase();
-                at += run;
+                self.text.push(char::from(lower));
+                at += 1;
+                while let Some(&next) = bytes.get(at) {
+                    let lower = ASCII_WORD_LOWER[usize::from(next)];
+                    if lower == 0 {
+                        break;
+                    }
+                    self.text.push(char::from(lower));
+                    at += 1;
+                }
                 continue;
             }
             if byte.is_ascii() {
                 // Spaces and ASCII punctuation (the apostrophe of "l'export" too) end a word.
                 self.end_word(&mut in_word);
+                // A full stop ends a clause only after a word of two or more characters and
+                // before a space or the end: "U.S.", "3.5" and "gpt-4.5" run on.
+                let full_stop = byte == b'.'
+                    && bytes.get(at + 1).is_none_or(u8::is_ascii_whitespace)
+                    && at >= 2
+                    && is_ascii_word(bytes[at - 1])
+                    && is_ascii_word(bytes[at - 2]);
+                // Not the colon: a headline's "Via libera USA: NVIDIA potrà vendere" is one
+                // statement across it. Nor a decimal comma: "1,3 miliardi".
+                let decimal_comma = byte == b','
+                    && at >= 1
+                    && bytes[at - 1].is_ascii_digit()
+                    && bytes.get(at + 1).is_some_and(u8::is_ascii_digit);
+                if (matches!(byte, b',' | b';' | b'!' | b'?' | b'(' | b')') && !decimal_comma)
+                    || full_stop
+                {
+                    self.clause_break();
+                }
                 at += 1;
                 continue;
             }
@@ -93,11 +130,21 @@ impl Folded {
                 }
             } else {
                 // Typographic apostrophes (’ ‘ ʼ), dashes and other punctuation separate words
-                // too: "dell’H20" becomes "dell h20".
+                // too: "dell’H20" becomes "dell h20". Dashes and « » end a clause.
                 self.end_word(&mut in_word);
+                if matches!(c, '—' | '–' | '«' | '»' | '…') {
+                    self.clause_break();
+                }
             }
         }
         self.end_word(&mut in_word);
+    }
+
+    fn clause_break(&mut self) {
+        let next = to_u32(self.word_count());
+        if self.clause_breaks.last() != Some(&next) {
+            self.clause_breaks.push(next);
+        }
     }
 
     fn start_word(&mut self, in_word: &mut bool) {
@@ -128,17 +175,25 @@ impl Folded {
     }
 }
 
-/// Which bytes are ASCII letters or digits, as a table: the folding loop asks this of
-/// every byte, and a load is cheaper than the range compares.
-const ASCII_WORD: [bool; 256] = {
-    let mut table = [false; 256];
+/// For each byte, its lowercase form if it is an ASCII letter or digit, else 0: the folding
+/// loop asks this of every byte, and one load answers both questions.
+const ASCII_WORD_LOWER: [u8; 256] = {
+    let mut table = [0u8; 256];
     let mut byte = 0;
-    while byte < 256 {
-        table[byte] = (byte as u8).is_ascii_alphanumeric();
+    while byte < 128 {
+        let b = byte as u8;
+        if b.is_ascii_alphanumeric() {
+            table[byte] = b.to_ascii_lowercase();
+        }
         byte += 1;
     }
     table
 };
+
+/// Whether a byte is an ASCII letter or digit.
+fn is_ascii_word(byte: u8) -> bool {
+    ASCII_WORD_LOWER[usize::from(byte)] != 0
+}
 
 /// Offsets are kept as u32 to halve the buffers; `classify` caps its input far below 4 GiB,
 /// and saturating keeps any other caller from panicking.
@@ -284,7 +339,36 @@ mod tests {
         assert_eq!(folded.word(5), "h20");
         assert_eq!(folded.span(2, 5), "3a090 e 4a090");
         assert_eq!(folded.eccn_words, vec![2, 4]);
+        assert_eq!(folded.clause_breaks, vec![5], "the title's end");
         assert_eq!(folded.span(4, 99), "");
+    }
+
+    #[test]
+    fn clause_breaks_fall_at_punctuation_not_inside_abbreviations() {
+        let cases: &[(&str, &[u32])] = &[
+            (
+                "Pechino sospende lo stop alle terre rare, Washington allenta",
+                &[7],
+            ),
+            (
+                "Chip: gli U.S. vietano l'export. Poi la Cina risponde",
+                &[7],
+            ),
+            ("NVIDIA (H20) — vendite ferme; GPT-4.5 resta", &[1, 2, 4]),
+            ("«Stop» ai chip", &[0, 1]),
+            ("aiuti per 1,3 miliardi, poi", &[5]),
+            ("nessuna punteggiatura qui", &[]),
+        ];
+        for (text, expect) in cases {
+            let mut folded = Folded::default();
+            folded.push(text);
+            assert_eq!(folded.clause_breaks, *expect, "{text}");
+        }
+        let mut folded = Folded::default();
+        folded.push("Stretta sui chip, Pechino risponde");
+        assert!(folded.breaks_between(3, 3), "chip | pechino");
+        assert!(!folded.breaks_between(1, 2), "sui chip");
+        assert!(folded.breaks_between(1, 4));
     }
 
     #[test]

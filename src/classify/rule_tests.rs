@@ -62,6 +62,17 @@ unless = ["negation"]
 flips = "proximity"
 
 [[topic]]
+id = "context_first"
+name_it = "c"
+name_en = "c"
+threshold = 2.0
+context = ["chip"]
+context_within = 2
+[[topic.rule]]
+weight = 2.0
+names = ["gamma"]
+
+[[topic]]
 id = "threshold"
 name_it = "h"
 name_en = "h"
@@ -111,8 +122,11 @@ fn each_rule_kind_fires_only_when_it_should() {
             Some(Lang::It),
             &[],
         ),
-        // negation: "non" right before the ban word cancels it
+        // negation: "non" right before the ban word cancels it, but not across a comma
         ("", "non divieto sul chip", Some(Lang::It), &[]),
+        ("", "non, divieto sul chip", Some(Lang::It), &["proximity"]),
+        // a `near` partner across a clause break counts as four words farther
+        ("", "divieto, chip", Some(Lang::It), &[]),
         // lifting: the ban word is consumed by the lift and no longer counts as a ban
         (
             "",
@@ -132,6 +146,24 @@ fn each_rule_kind_fires_only_when_it_should() {
             Some(Lang::En),
             &["proximity"],
         ),
+        // what a lifted ban was, in the same clause, is its description, not a new ban;
+        // after "ma" (but) or a comma it can be news again
+        (
+            "",
+            "revocato il divieto che era un divieto sul chip",
+            Some(Lang::It),
+            &["lifted"],
+        ),
+        (
+            "",
+            "revocato il divieto ma nuovo divieto sul chip",
+            Some(Lang::It),
+            &["lifted", "proximity"],
+        ),
+        // each rule counts at its best firing that has the context: a title match without
+        // it must not hide a lead match with it
+        ("gamma", "gamma chip", None, &["context_first"]),
+        ("gamma", "gamma e poi ancora altro chip", None, &[]),
         // threshold: 2.0 alone is short of 3.0, 2.0 + 1.5 reaches it; the title boosts
         ("", "alpha", None, &[]),
         ("", "alpha beta", None, &["threshold"]),

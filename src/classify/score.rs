@@ -9,6 +9,12 @@ use super::normalize::Folded;
 use super::tally::topic_scores;
 use crate::domain::TopicScore;
 
+/// How far past a lifting verb's object its description can reach (see `object_end`).
+const OBJECT_REACH: u32 = 20;
+
+/// How many words a clause break adds to the distance between a term and its `near` partner.
+const CLAUSE_PENALTY: u32 = 4;
+
 /// Reused buffers for one evaluation (see `Scratch` in mod.rs).
 #[derive(Debug, Default)]
 pub(crate) struct ScoreScratch {
@@ -70,6 +76,36 @@ impl Item<'_> {
             .map(move |(offset, hit)| ((first + offset) as u32, *hit))
     }
 
+    /// Where the object of a lifting verb ends, given the end of the words it matched:
+    /// at the next clause break or contrast word, at most `OBJECT_REACH` words on. What a
+    /// lifted rule did ("la norma che estendeva le restrizioni della Entity List") is its
+    /// description, not news of a ban; what follows "ma", "but" or a comma may be.
+    fn object_end(&self, end: u32) -> u32 {
+        let folded = self.folded;
+        let breaks = &folded.clause_breaks;
+        let next_break = breaks
+            .get(breaks.partition_point(|&k| k < end))
+            .copied()
+            .unwrap_or(u32::MAX);
+        let limit = next_break
+            .min(end.saturating_add(OBJECT_REACH))
+            .min(folded.word_count() as u32);
+        (end..limit)
+            .find(|&word| {
+                matches!(
+                    folded.word(word as usize),
+                    "ma" | "mentre" | "pero" | "tuttavia" | "but" | "while" | "however" | "yet"
+                )
+            })
+            .unwrap_or(limit.max(end))
+    }
+
+    /// Whether a clause break (punctuation, the title's end) lies between two spans.
+    fn crosses_clause(&self, a: TermHit, b: TermHit) -> bool {
+        let (first, second) = if a.start <= b.start { (a, b) } else { (b, a) };
+        self.folded.breaks_between(first.end, second.start)
+    }
+
     pub(super) fn text(&self, hit: TermHit) -> &str {
         self.folded.span(hit.start as usize, hit.end as usize)
     }
@@ -122,17 +158,15 @@ pub(crate) fn evaluate(
                 if let (Some(target), Some(p)) = (def.flips, firing.partner) {
                     let (main, span) = (item.hits[firing.hit as usize], item.hits[p as usize]);
                     let (start, end) = (main.start.min(span.start), main.end.max(span.end));
-                    scratch.flipped.push((target, start, end));
+                    scratch.flipped.push((target, start, item.object_end(end)));
                 }
             }
-            // Sorted once the lifting pass is done, so that `is_flipped` can search it.
-            scratch.flipped.sort_unstable();
         }
     }
     scratch.candidates = candidates;
-    // 3. Each rule counts once, at its best firing (a title firing beats a body one).
+    // 3. Each rule counts once, at its best firing that has its topic's context (a title
+    //    firing beats a body one): `tally` takes the first of each rule in this order.
     scratch.fired.sort_by_key(|f| (f.rule, !f.in_title, f.hit));
-    scratch.fired.dedup_by_key(|f| f.rule);
     topic_scores(rules, item, &scratch.fired, why)
 }
 
@@ -163,16 +197,13 @@ fn resolve_lifting(rules: &Rules, item: &Item<'_>, fired: &mut Vec<Firing>) {
     }
 }
 
-/// Whether a lifting rule consumed `hit` for `topic`. `flipped` is sorted by (topic, start)
-/// and spans are at most `MAX_TERM_WORDS` long, so only a short run needs looking at.
+/// Whether a lifting rule consumed `hit` for `topic`. There are only ever a few lifted
+/// spans, so a scan is the cheapest search.
 fn is_flipped(flipped: &[(u32, u32, u32)], item: &Item<'_>, topic: u32, hit: u32) -> bool {
     let hit = item.hits[hit as usize];
-    let low = (topic, hit.start.saturating_sub(MAX_TERM_WORDS as u32), 0);
-    let first = flipped.partition_point(|entry| *entry < low);
-    flipped[first..]
+    flipped
         .iter()
-        .take_while(|&&(target, start, _)| target == topic && start < hit.end)
-        .any(|&(_, start, end)| hit.start < end && start < hit.end)
+        .any(|&(target, start, end)| target == topic && hit.start < end && start < hit.end)
 }
 
 /// Whether `rule` fires at `hit`: no `unless` term close by, and (if it has one) a `near`
@@ -186,10 +217,24 @@ fn check(
 ) -> Option<Option<(u32, u32)>> {
     let def = &rules.rules[rule as usize];
     let main = item.hits[hit as usize];
-    for &(group, within) in &def.unless {
-        let negated = item.window(main, within).any(|(_, other)| {
-            rules.groups.contains(other.term, group)
-                && item.gap(main, other).is_some_and(|gap| gap <= within)
+    // A negation or a hedge speaks of its own clause: "sospende lo stop alle terre rare,
+    // Washington allenta i controlli" — the minerals do not reach past the comma. One pass
+    // over the widest window checks every `unless` group.
+    if !def.unless.is_empty() {
+        let widest = def
+            .unless
+            .iter()
+            .map(|&(_, within)| within)
+            .max()
+            .unwrap_or(0);
+        let negated = item.window(main, widest).any(|(_, other)| {
+            let Some(gap) = item.gap(main, other) else {
+                return false;
+            };
+            def.unless
+                .iter()
+                .any(|&(group, within)| gap <= within && rules.groups.contains(other.term, group))
+                && !item.crosses_clause(main, other)
         });
         if negated {
             return None;
@@ -207,6 +252,14 @@ fn check(
         }
         let Some(gap) = item.gap(main, other) else {
             continue;
+        };
+        // A partner in another clause counts as farther: in "scraps the diffusion rule,
+        // eases chip export curbs" what "eases" lifts is the curbs, not the rule before
+        // the comma.
+        let gap = if item.crosses_clause(main, other) {
+            gap.saturating_add(CLAUSE_PENALTY)
+        } else {
+            gap
         };
         if gap <= within && best.is_none_or(|(_, best_gap)| gap < best_gap) {
             best = Some((index, gap));

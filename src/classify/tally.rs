@@ -65,10 +65,16 @@ fn tally<'a>(
         in_title: false,
         counted: Vec::new(),
     };
+    // Firings come sorted by rule, best first: each rule counts once, at its first firing
+    // that has the context (a headline match without it must not hide one in the lead).
+    let mut counted_rule = None;
     for firing in fired
         .iter()
         .filter(|f| rules.rules[f.rule as usize].topic == topic_index)
     {
+        if counted_rule == Some(firing.rule) {
+            continue;
+        }
         let main = item.hits[firing.hit as usize];
         let partner = firing.partner.map(|p| item.hits[p as usize]);
         let context = match topic.context {
@@ -81,6 +87,7 @@ fn tally<'a>(
             Context::Found(text) => Some(text),
             Context::NotNeeded | Context::InTerms => None,
         };
+        counted_rule = Some(firing.rule);
         tally.score += points(rules, firing);
         tally.in_title |= firing.in_title;
         tally.counted.push((*firing, shown));
