@@ -137,9 +137,15 @@ lang = "it"
     /// Starts the bot and waits until it registered its commands over the gateway and
     /// polled the feed (on the first start that poll primes it: nothing is alerted).
     pub(crate) async fn start(&self) -> Chipwatch {
+        self.start_with_token(TOKEN).await
+    }
+
+    /// [`Harness::start`] with `DISCORD_TOKEN` set to `token` as given (the fake accepts
+    /// [`TOKEN`]; chipwatch trims what the environment holds).
+    pub(crate) async fn start_with_token(&self, token: &str) -> Chipwatch {
         let registered = self.registrations().len();
         let mut process =
-            Chipwatch::start_with_env(&self.config, &["run"], &[("DISCORD_TOKEN", TOKEN)]);
+            Chipwatch::start_with_env(&self.config, &["run"], &[("DISCORD_TOKEN", token)]);
         process
             .wait_stderr(LIMIT, |l| l.contains("polled") && l.contains("feed=local"))
             .await;

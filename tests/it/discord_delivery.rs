@@ -3,7 +3,8 @@
 //! follow-ups as replies, and feed-failure reports to the admin channel.
 
 use crate::discord::{
-    CHANNEL, HOSTILE_BAN, Harness, LIMIT, QUIET_ITEM, SIX_STORIES, discord_chat, message_text,
+    CHANNEL, HOSTILE_BAN, Harness, LIMIT, QUIET_ITEM, SIX_STORIES, TOKEN, discord_chat,
+    message_text,
 };
 use crate::support::fake_discord::{Failure, is_message_to};
 use crate::support::feed_server::Route;
@@ -278,4 +279,41 @@ async fn a_refused_token_while_running_pauses_no_channel() {
         "a bad token is no fault of the channel"
     );
     assert_eq!(store.outbox_stats().dead_letters, 0);
+}
+
+/// A token set with a trailing newline (a secrets file) is used trimmed; it must be
+/// redacted as used. The fake echoes the Authorization header back in its error, as a
+/// misbehaving proxy might, and the error is logged and stored.
+#[tokio::test]
+async fn a_token_with_a_trailing_newline_is_redacted_where_it_is_echoed() {
+    let harness = Harness::new().await;
+    let mut process = harness.start_with_token(&format!("{TOKEN}\n")).await;
+    harness.subscribe_channel().await;
+    for status in [401, 502] {
+        harness.discord.fail_next_message(Failure {
+            status,
+            body: json!({"message": format!("refused Authorization: Bot {TOKEN} (echoed)"), "code": 0}),
+            retry_after_header: None,
+        });
+    }
+    harness.publish(&[HOSTILE_BAN]);
+    process
+        .wait_stderr(LIMIT, |l| l.contains("Discord refused the bot token"))
+        .await;
+    harness
+        .discord
+        .wait_for(LIMIT, 3, |c| is_message_to(c, CHANNEL))
+        .await;
+    let exit = process.terminate(LIMIT).await;
+    assert_eq!(exit.code, 0, "{:#?}", exit.stderr);
+    let secret = TOKEN.split('.').nth(1).expect("token's secret part");
+    let leaks: Vec<&String> = exit.stderr.iter().filter(|l| l.contains(secret)).collect();
+    assert!(leaks.is_empty(), "the token leaked: {leaks:#?}");
+    assert!(
+        exit.stderr
+            .iter()
+            .any(|l| l.contains("refused Authorization: Bot ***")),
+        "the echoed error is logged, redacted: {:#?}",
+        exit.stderr
+    );
 }
