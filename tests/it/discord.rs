@@ -4,7 +4,8 @@
 //! platform's answers and limits on the same harness.
 
 use crate::support::fake_discord::{
-    Call, FakeDiscord, Invoker, MANAGE_CHANNELS, MANAGE_GUILD, SEND_MESSAGES, is_message_to,
+    ADMINISTRATOR, Call, FakeDiscord, Invoker, MANAGE_CHANNELS, MANAGE_GUILD, SEND_MESSAGES,
+    is_message_to,
 };
 use crate::support::feed_server::{FeedServer, Route};
 use crate::support::process::Chipwatch;
@@ -304,11 +305,19 @@ async fn a_server_admin_subscribes_and_the_channel_gets_one_inert_alert() {
     let exit = process.terminate(LIMIT).await;
     assert_eq!(exit.code, 0, "{:#?}", exit.stderr);
     assert_eq!(harness.discord.messages_to(CHANNEL).len(), 1);
+    // "discord stopped" is logged after an abandoned gateway too: what shows a clean
+    // stop is the close frame (1000) the fake received, and no abandonment.
+    assert_eq!(harness.discord.closes(), [1000], "the gateway was closed");
     assert!(
-        exit.stderr.iter().any(|l| l.contains("discord stopped")),
+        exit.stderr.iter().any(|l| l.contains("discord stopped"))
+            && !exit
+                .stderr
+                .iter()
+                .any(|l| l.contains("did not close in time")),
         "the gateway stopped cleanly: {:#?}",
         exit.stderr
     );
+    assert!(harness.discord.could_ping().is_empty());
     // The token appears in no log line, and the console stayed off.
     assert!(
         exit.stderr
@@ -435,5 +444,177 @@ async fn a_bad_token_stops_the_start_without_showing_it() {
             .iter()
             .all(|c| !c.path.starts_with("/channels/")),
         "nothing was sent"
+    );
+}
+
+/// The rights come from the interaction's `member.permissions`, with Discord's bits:
+/// Administrator (1 << 3) alone is enough; neighbouring bits (kick 1 << 1, ban 1 << 2,
+/// add reactions 1 << 6, manage messages 1 << 13, manage roles 1 << 28) are not; and a
+/// server interaction that comes without `member` is refused, not taken for a DM.
+#[tokio::test]
+async fn rights_follow_discords_permission_bits_and_a_missing_member_is_refused() {
+    let harness = Harness::new().await;
+    let process = harness.start().await;
+    let administrator = invoker(ADMIN, Some(ADMINISTRATOR));
+    let reply = harness
+        .command(&administrator, "subscribe", topics_option("export_ban"))
+        .await;
+    assert!(
+        reply_text(&reply).contains(r"Iscrizione attiva per: export\_ban"),
+        "{}",
+        reply.body
+    );
+    let other = 940_000_000_000_000_001;
+    let neighbours = (1 << 1) | (1 << 2) | (1 << 6) | (1 << 13) | (1 << 28);
+    let not_quite = Invoker {
+        channel: other,
+        ..invoker(MEMBER, Some(SEND_MESSAGES | neighbours))
+    };
+    let refused = harness
+        .command(&not_quite, "subscribe", topics_option("approval"))
+        .await;
+    assert!(is_ephemeral(&refused), "{}", refused.body);
+    assert!(reply_text(&refused).contains("Solo gli amministratori"));
+    // A server's interaction (guild_id set) whose member is missing: the user alone.
+    let without_member = Invoker {
+        channel: other,
+        ..invoker(MEMBER, Some(MANAGE_GUILD))
+    };
+    let id = harness.discord.command_with(
+        &without_member,
+        "subscribe",
+        topics_option("approval"),
+        |interaction| {
+            let user = interaction["member"]["user"].clone();
+            interaction
+                .as_object_mut()
+                .expect("object")
+                .remove("member");
+            interaction["user"] = user;
+        },
+    );
+    let refused = harness.discord.reply_to(LIMIT, &id).await;
+    assert!(is_ephemeral(&refused), "{}", refused.body);
+    assert!(
+        reply_text(&refused).contains("Solo gli amministratori"),
+        "{}",
+        refused.body
+    );
+    let pressed = harness.discord.press(&not_quite, "toggle:approval");
+    assert!(is_ephemeral(
+        &harness.discord.reply_to(LIMIT, &pressed).await
+    ));
+    assert_eq!(process.terminate(LIMIT).await.code, 0);
+    let store = harness.store();
+    assert!(
+        store
+            .subscription(&discord_chat(CHANNEL))
+            .expect("read")
+            .is_some_and(|s| s.topics.iter().any(|t| t.as_str() == "export_ban"))
+    );
+    assert!(
+        store
+            .subscription(&discord_chat(other))
+            .expect("read")
+            .is_none(),
+        "nothing stored for the refused channel"
+    );
+}
+
+/// A reply longer than 2000 characters (an operator's `/feeds` with many feeds) is the
+/// callback and follow-ups, each within Discord's limit, split between lines, all of
+/// them ephemeral and unable to ping (feed names hold mention syntax).
+#[tokio::test]
+async fn a_long_reply_is_split_between_lines_and_no_part_can_ping() {
+    const FEEDS: usize = 40;
+    let tail: String = (0..FEEDS)
+        .map(|i| {
+            format!(
+                "[[feeds]]\nid = \"extra{i:02}\"\nname = \"Fonte @everyone <@123> numero {i:02} dal nome piuttosto lungo\"\nurl = \"{{feeds}}/extra{i:02}.xml\"\n\n"
+            )
+        })
+        .collect();
+    let harness = Harness::with("", "", &tail).await;
+    let process = harness.start().await;
+    let operator = invoker(ADMIN, Some(SEND_MESSAGES));
+    let id = harness.discord.command(&operator, "feeds", json!([]));
+    harness.discord.reply_to(LIMIT, &id).await;
+    // Parts go in order: once the last feed's line has arrived, every part has.
+    let last = format!("numero {:02}", FEEDS - 1);
+    harness
+        .discord
+        .wait_for(LIMIT, 1, |c| {
+            c.path.contains(&format!("interaction-token-{id}"))
+                && c.body["content"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(&last))
+        })
+        .await;
+    assert_eq!(process.terminate(LIMIT).await.code, 0);
+    let answers = harness.discord.answers_to(&id);
+    assert!(answers.len() >= 2, "callback and follow-ups: {answers:#?}");
+    let mut lines = Vec::new();
+    for answer in &answers {
+        assert!((200..300).contains(&answer.status), "{answer:#?}");
+        let data = if answer.path.starts_with("/interactions/") {
+            &answer.body["data"]
+        } else {
+            &answer.body
+        };
+        assert_ne!(data["flags"].as_u64().unwrap_or(0) & EPHEMERAL, 0, "{data}");
+        let content = data["content"].as_str().expect("content");
+        assert!(content.chars().count() <= 2000);
+        for line in content.lines() {
+            assert!(
+                !line.contains("@everyone") && !line.contains("<@"),
+                "{line}"
+            );
+            lines.push(line.to_string());
+        }
+    }
+    // The header, then one whole line per feed (the configured one included).
+    assert_eq!(lines.len(), 1 + FEEDS + 1, "{lines:#?}");
+    for line in &lines[1..] {
+        assert!(line.ends_with(" errors"), "a line cut or split: {line:?}");
+    }
+    assert!(harness.discord.could_ping().is_empty());
+}
+
+/// Commands Discord knows but chipwatch does not (a stale registration), buttons of
+/// another kind, and interaction types chipwatch does not use are answered or ignored;
+/// the bot goes on answering.
+#[tokio::test]
+async fn unknown_commands_buttons_and_interaction_types_never_stop_the_bot() {
+    let harness = Harness::new().await;
+    let process = harness.start().await;
+    let member = invoker(MEMBER, Some(SEND_MESSAGES));
+    let unknown = harness.command(&member, "frobnicate", json!([])).await;
+    assert!(is_ephemeral(&unknown), "{}", unknown.body);
+    assert!(
+        reply_text(&unknown).contains("Non conosco questo comando"),
+        "{}",
+        unknown.body
+    );
+    let pressed = harness.discord.press(&member, "other:thing");
+    let acknowledged = harness.discord.reply_to(LIMIT, &pressed).await;
+    assert_eq!(acknowledged.body["type"], 6, "{}", acknowledged.body);
+    let autocomplete = harness.discord.interaction(
+        &member,
+        4,
+        json!({"id": "600000000000000006", "name": "search", "type": 1,
+               "options": [{"name": "words", "type": 3, "value": "chi", "focused": true}]}),
+    );
+    let topics = harness.command(&member, "topics", json!([])).await;
+    assert!(reply_text(&topics).contains("`export_ban`"));
+    let exit = process.terminate(LIMIT).await;
+    assert_eq!(exit.code, 0, "{:#?}", exit.stderr);
+    assert!(
+        harness.discord.answers_to(&autocomplete).is_empty(),
+        "an autocomplete is not answered with a message"
+    );
+    assert!(
+        !exit.stderr.iter().any(|l| l.contains("panicked")),
+        "{:#?}",
+        exit.stderr
     );
 }
