@@ -3,6 +3,9 @@
 //! a server, only members who may manage the server or its channels change a channel's
 //! subscription (when `admins_only`); in DMs anyone may; operator commands only for
 //! `discord.operators`. Refusals and errors are ephemeral; nothing posted can ping.
+//! Discord drops an interaction that is not answered within 3 s: a command or button
+//! still running after `discord.defer_after` is answered "thinking…" (deferred) and its
+//! reply edited in when it is done.
 
 use super::commands::{command_text, definitions};
 use super::notifier::no_mentions;
@@ -14,15 +17,44 @@ use crate::secrets::redact;
 use serenity::all::{
     ButtonStyle, CommandInteraction, ComponentInteraction, Context, CreateActionRow, CreateButton,
     CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    EventHandler, Interaction, Permissions, Ready, ResolvedOption, ResolvedValue,
+    EditInteractionResponse, EventHandler, Interaction, Permissions, Ready, ResolvedOption,
+    ResolvedValue,
 };
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What the gateway handlers share.
 pub struct Handler {
     pub engine: Arc<Engine>,
     pub operators: Vec<u64>,
     pub admins_only: bool,
+    /// How long a command may run before its answer is deferred; zero defers every one.
+    pub defer_after: Duration,
+}
+
+/// Whether an interaction was answered with its reply, or deferred first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answered {
+    InTime,
+    Deferred,
+}
+
+/// Runs `work`; if it is not done within `budget` (with a zero budget, at once), sends
+/// `defer` while the work goes on, so that Discord has an answer within its 3 s.
+async fn in_time<T>(
+    budget: Duration,
+    work: impl Future<Output = T>,
+    defer: impl Future<Output = ()>,
+) -> (T, Answered) {
+    let mut work = std::pin::pin!(work);
+    if !budget.is_zero()
+        && let Ok(output) = tokio::time::timeout(budget, &mut work).await
+    {
+        return (output, Answered::InTime);
+    }
+    let ((), output) = tokio::join!(defer, work);
+    (output, Answered::Deferred)
 }
 
 /// Discord allows 5 buttons in a row and 5 rows; a label of at most 80 characters.
@@ -150,10 +182,26 @@ impl Handler {
             is_operator: self.operators.contains(&interaction.user.id.get()),
         };
         tracing::debug!(chat = %invocation.chat, command = %interaction.data.name, may_manage = invocation.may_manage, "discord command");
-        let reply = self.engine.execute(&invocation, command).await;
-        // Operators' answers (feeds, errors with URLs) are for them alone.
-        let ephemeral = operator_only || is_refusal(lang, &reply);
-        respond(ctx, interaction, reply, ephemeral).await;
+        // Operators' answers (feeds, errors with URLs) are for them alone, and so is a
+        // refusal; both are known before the command runs, as a deferral needs.
+        let private = operator_only || (command.changes_subscription() && !invocation.may_manage);
+        let defer = async {
+            let thinking = CreateInteractionResponseMessage::new().ephemeral(private);
+            if let Err(error) = interaction
+                .create_response(&ctx.http, CreateInteractionResponse::Defer(thinking))
+                .await
+            {
+                tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "deferral not sent");
+            }
+        };
+        let work = self.engine.execute(&invocation, command);
+        match in_time(self.defer_after, work, defer).await {
+            (reply, Answered::InTime) => {
+                let ephemeral = private || is_refusal(lang, &reply);
+                respond(ctx, interaction, reply, ephemeral).await;
+            }
+            (reply, Answered::Deferred) => respond_deferred(ctx, interaction, reply, private).await,
+        }
     }
 
     async fn on_button(&self, ctx: &Context, interaction: &ComponentInteraction) {
@@ -180,16 +228,47 @@ impl Handler {
             ),
             is_operator: false,
         };
-        let reply = self.engine.toggle_topic(&invocation, topic).await;
-        let response = if reply.buttons.is_empty() {
-            // Refused or failed: say why, to the one who pressed.
-            CreateInteractionResponse::Message(message(&reply, true))
-        } else {
-            CreateInteractionResponse::UpdateMessage(
-                CreateInteractionResponseMessage::new().components(components(&reply)),
-            )
+        // A deferred button press keeps the message as it is until it is edited.
+        let defer = async {
+            if let Err(error) = interaction
+                .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
+                .await
+            {
+                tracing::warn!(chat = %chat, error = %redact(&error.to_string()), "button deferral not sent");
+            }
         };
-        if let Err(error) = interaction.create_response(&ctx.http, response).await {
+        let work = self.engine.toggle_topic(&invocation, topic);
+        let (reply, answered) = in_time(self.defer_after, work, defer).await;
+        // No buttons: refused or failed, said to the one who pressed; else the updated
+        // buttons replace the old ones.
+        let refused = reply.buttons.is_empty();
+        let sent = match (answered, refused) {
+            (Answered::InTime, true) => {
+                let response = CreateInteractionResponse::Message(message(&reply, true));
+                interaction.create_response(&ctx.http, response).await
+            }
+            (Answered::InTime, false) => {
+                let update = CreateInteractionResponseMessage::new().components(components(&reply));
+                let response = CreateInteractionResponse::UpdateMessage(update);
+                interaction.create_response(&ctx.http, response).await
+            }
+            (Answered::Deferred, true) => {
+                let content = markdown_chunks(&reply.doc, MAX_CONTENT).remove(0);
+                let followup = CreateInteractionResponseFollowup::new()
+                    .content(content)
+                    .ephemeral(true)
+                    .allowed_mentions(no_mentions());
+                interaction
+                    .create_followup(&ctx.http, followup)
+                    .await
+                    .map(drop)
+            }
+            (Answered::Deferred, false) => {
+                let edit = EditInteractionResponse::new().components(components(&reply));
+                interaction.edit_response(&ctx.http, edit).await.map(drop)
+            }
+        };
+        if let Err(error) = sent {
             tracing::warn!(chat = %chat, error = %redact(&error.to_string()), "button answer not sent");
         }
     }
@@ -214,19 +293,52 @@ fn message(reply: &Reply, ephemeral: bool) -> CreateInteractionResponseMessage {
 /// channel's error never stops the bot.
 async fn respond(ctx: &Context, interaction: &CommandInteraction, reply: Reply, ephemeral: bool) {
     let parts = markdown_chunks(&reply.doc, MAX_CONTENT);
-    let last = parts.len().saturating_sub(1);
     let first = CreateInteractionResponse::Message(message(&reply, ephemeral));
     if let Err(error) = interaction.create_response(&ctx.http, first).await {
         tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "reply not sent");
         return;
     }
+    follow_ups(ctx, interaction, &reply, parts, ephemeral).await;
+}
+
+/// Answers a deferred interaction: its "thinking…" becomes the reply's first part, and
+/// further parts follow as in [`respond`].
+async fn respond_deferred(
+    ctx: &Context,
+    interaction: &CommandInteraction,
+    reply: Reply,
+    ephemeral: bool,
+) {
+    let parts = markdown_chunks(&reply.doc, MAX_CONTENT);
+    let mut edit = EditInteractionResponse::new()
+        .content(parts[0].clone())
+        .allowed_mentions(no_mentions());
+    if parts.len() == 1 {
+        edit = edit.components(components(&reply));
+    }
+    if let Err(error) = interaction.edit_response(&ctx.http, edit).await {
+        tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "deferred reply not sent");
+        return;
+    }
+    follow_ups(ctx, interaction, &reply, parts, ephemeral).await;
+}
+
+/// The parts after the first as follow-up messages, the buttons under the last.
+async fn follow_ups(
+    ctx: &Context,
+    interaction: &CommandInteraction,
+    reply: &Reply,
+    parts: Vec<String>,
+    ephemeral: bool,
+) {
+    let last = parts.len().saturating_sub(1);
     for (index, part) in parts.into_iter().enumerate().skip(1) {
         let mut followup = CreateInteractionResponseFollowup::new()
             .content(part)
             .ephemeral(ephemeral)
             .allowed_mentions(no_mentions());
         if index == last {
-            followup = followup.components(components(&reply));
+            followup = followup.components(components(reply));
         }
         if let Err(error) = interaction.create_followup(&ctx.http, followup).await {
             tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "reply part not sent");
@@ -283,6 +395,52 @@ mod tests {
         ));
         assert!(may_manage(true, Some(Permissions::ADMINISTRATOR), true));
         assert!(may_manage(true, Some(member), false), "admins_only = false");
+    }
+
+    /// Discord's 3 s: a command done within the budget is answered with its reply; one
+    /// still running is deferred when the budget runs out and goes on to its end.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_command_is_deferred_when_its_budget_runs_out() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let started = tokio::time::Instant::now();
+        let deferred_at = std::sync::Mutex::new(None);
+        let defer = || async {
+            *deferred_at.lock().expect("lock") = Some(started.elapsed());
+        };
+        let quick = async { "quick" };
+        assert_eq!(
+            in_time(Duration::from_secs(2), quick, defer()).await,
+            ("quick", Answered::InTime)
+        );
+        assert_eq!(*deferred_at.lock().expect("lock"), None, "not deferred");
+
+        let finished = AtomicBool::new(false);
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            finished.store(true, Ordering::SeqCst);
+            "slow"
+        };
+        assert_eq!(
+            in_time(Duration::from_secs(2), slow, defer()).await,
+            ("slow", Answered::Deferred)
+        );
+        assert!(
+            finished.load(Ordering::SeqCst),
+            "the work went on to its end"
+        );
+        assert_eq!(
+            *deferred_at.lock().expect("lock"),
+            Some(Duration::from_secs(2)),
+            "deferred when the budget ran out, not when the work ended"
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+
+        let quick = async { "quick" };
+        assert_eq!(
+            in_time(Duration::ZERO, quick, defer()).await,
+            ("quick", Answered::Deferred),
+            "a zero budget defers every command"
+        );
     }
 
     #[test]

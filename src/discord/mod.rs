@@ -93,6 +93,7 @@ impl Discord {
             engine,
             operators: config.operators.clone(),
             admins_only: config.admins_only,
+            defer_after: config.defer_after,
         };
         // Interactions reach a bot whatever its intents: it needs none.
         let client = serenity::all::ClientBuilder::new_with_http(http, GatewayIntents::empty())

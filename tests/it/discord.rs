@@ -618,3 +618,106 @@ async fn unknown_commands_buttons_and_interaction_types_never_stop_the_bot() {
         exit.stderr
     );
 }
+
+/// The answers that follow interaction `id`'s callback (edits of "thinking…" and
+/// follow-ups), once there are `count`.
+async fn after_callback(harness: &Harness, id: &str, count: usize) -> Vec<Call> {
+    let token = format!("interaction-token-{id}");
+    harness
+        .discord
+        .wait_for(LIMIT, count, |c| {
+            c.path.starts_with("/webhooks/") && c.path.contains(&token)
+        })
+        .await
+}
+
+/// With `defer_after = "0s"` every command and button takes the deferred way that a
+/// slow one takes after 2 s: "thinking…" (5, or 6 for a button) within Discord's 3 s,
+/// then the reply edited in (`PATCH …/messages/@original`), unable to ping, private
+/// when it is a refusal.
+#[tokio::test]
+async fn a_deferred_answer_is_edited_in_and_stays_private_when_refused() {
+    let harness = Harness::with("", "defer_after = \"0s\"", "").await;
+    let process = harness.start().await;
+    let id = harness
+        .discord
+        .command(&admin(), "subscribe", topics_option("export_ban"));
+    let thinking = harness.discord.reply_to(LIMIT, &id).await;
+    assert_eq!(thinking.body["type"], 5, "{}", thinking.body);
+    assert!(!is_ephemeral(&thinking));
+    let edit = after_callback(&harness, &id, 1).await.remove(0);
+    assert_eq!(
+        (edit.method.as_str(), edit.status),
+        ("PATCH", 200),
+        "{edit:#?}"
+    );
+    assert!(edit.path.ends_with("/messages/@original"), "{}", edit.path);
+    assert!(
+        edit.body["content"]
+            .as_str()
+            .is_some_and(|t| t.contains(r"Iscrizione attiva per: export\_ban")),
+        "{}",
+        edit.body
+    );
+
+    let member = invoker(MEMBER, Some(SEND_MESSAGES));
+    let id = harness
+        .discord
+        .command(&member, "subscribe", topics_option("approval"));
+    let thinking = harness.discord.reply_to(LIMIT, &id).await;
+    assert!(
+        is_ephemeral(&thinking),
+        "a refusal is private: {}",
+        thinking.body
+    );
+    let edit = after_callback(&harness, &id, 1).await.remove(0);
+    assert!(
+        edit.body["content"]
+            .as_str()
+            .is_some_and(|t| t.contains("Solo gli amministratori")),
+        "{}",
+        edit.body
+    );
+
+    // Buttons: the press is acknowledged, then the buttons message is edited; a refused
+    // press gets a private follow-up.
+    let manager = invoker(ADMIN, Some(SEND_MESSAGES | MANAGE_CHANNELS));
+    let pressed = harness.discord.press(&manager, "toggle:approval");
+    let acknowledged = harness.discord.reply_to(LIMIT, &pressed).await;
+    assert_eq!(acknowledged.body["type"], 6, "{}", acknowledged.body);
+    let edit = after_callback(&harness, &pressed, 1).await.remove(0);
+    assert_eq!(edit.method, "PATCH", "{edit:#?}");
+    assert!(
+        edit.body["components"].to_string().contains('✅'),
+        "{}",
+        edit.body
+    );
+    let pressed = harness.discord.press(&member, "toggle:export_ban");
+    harness.discord.reply_to(LIMIT, &pressed).await;
+    let toast = after_callback(&harness, &pressed, 1).await.remove(0);
+    assert_eq!((toast.method.as_str(), toast.status), ("POST", 200));
+    assert_ne!(
+        toast.body["flags"].as_u64().unwrap_or(0) & EPHEMERAL,
+        0,
+        "{}",
+        toast.body
+    );
+
+    assert_eq!(process.terminate(LIMIT).await.code, 0);
+    assert!(
+        harness.discord.could_ping().is_empty(),
+        "{:#?}",
+        harness.discord.could_ping()
+    );
+    let subscription = harness
+        .store()
+        .subscription(&discord_chat(CHANNEL))
+        .expect("read")
+        .expect("stored");
+    let topics: Vec<&str> = subscription.topics.iter().map(|t| t.as_str()).collect();
+    assert_eq!(
+        topics,
+        ["approval", "export_ban"],
+        "the member's press was refused"
+    );
+}
