@@ -4,9 +4,9 @@
 
 use crate::discord::{
     CHANNEL, HOSTILE_BAN, Harness, LIMIT, QUIET_ITEM, SIX_STORIES, TOKEN, discord_chat,
-    message_text,
+    message_text, reply_text,
 };
-use crate::support::fake_discord::{Failure, is_message_to};
+use crate::support::fake_discord::{Call, Failure, Invoker, is_message_to};
 use crate::support::feed_server::Route;
 use crate::support::process::Chipwatch;
 use crate::support::rss;
@@ -316,4 +316,52 @@ async fn a_token_with_a_trailing_newline_is_redacted_where_it_is_echoed() {
         "the echoed error is logged, redacted: {:#?}",
         exit.stderr
     );
+}
+
+/// A 429 for Discord's global limit (`"global": true`) stops every channel, not only the
+/// one whose message was refused: nothing is sent to any channel before it is over.
+#[tokio::test]
+async fn a_global_rate_limit_holds_every_channel() {
+    // One chat at a time, so the second channel's turn comes right after the 429.
+    let harness = Harness::with("max_in_flight = 1", "", "").await;
+    let process = harness.start().await;
+    harness.subscribe_channel().await;
+    let dm = Invoker {
+        user: 910_000_000_000_000_003,
+        channel: 920_000_000_000_000_009,
+        guild_permissions: None,
+        locale: "it".into(),
+    };
+    let reply = harness
+        .command(
+            &dm,
+            "subscribe",
+            json!([{"name": "topics", "type": 3, "value": "export_ban"}]),
+        )
+        .await;
+    assert!(
+        reply_text(&reply).contains("Iscrizione attiva"),
+        "{}",
+        reply.body
+    );
+    harness.discord.fail_next_message(Failure {
+        status: 429,
+        body: json!({"message": "You are being rate limited.", "retry_after": 2.0, "global": true}),
+        retry_after_header: Some("2".into()),
+    });
+    harness.publish(&[HOSTILE_BAN]);
+    let to_either = |c: &Call| is_message_to(c, CHANNEL) || is_message_to(c, dm.channel);
+    let sent = harness.discord.wait_for(LIMIT, 3, to_either).await;
+    assert_eq!(process.terminate(LIMIT).await.code, 0);
+    assert_eq!(sent[0].status, 429);
+    for call in &sent[1..] {
+        let after = call.at - sent[0].at;
+        assert!(
+            after >= Duration::from_secs(2),
+            "{} sent {after:?} after a global 429 asking for 2 s",
+            call.path
+        );
+    }
+    assert_eq!(harness.discord.messages_to(CHANNEL).len(), 1);
+    assert_eq!(harness.discord.messages_to(dm.channel).len(), 1);
 }
