@@ -22,6 +22,7 @@ use serenity::all::{
 };
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// What the gateway handlers share.
@@ -31,6 +32,8 @@ pub struct Handler {
     pub admins_only: bool,
     /// How long a command may run before its answer is deferred; zero defers every one.
     pub defer_after: Duration,
+    /// Whether the slash commands were registered by this process.
+    pub registered: AtomicBool,
 }
 
 /// Whether an interaction was answered with its reply, or deferred first.
@@ -349,17 +352,24 @@ async fn follow_ups(
 
 #[serenity::async_trait]
 impl EventHandler for Handler {
-    /// On every (re)connection: registers the slash commands (a PUT of the whole set, so
-    /// repeating it changes nothing).
+    /// On the first session: registers the slash commands (a PUT of the whole set). A new
+    /// session (Discord invalidated the old one, or the connection was lost past
+    /// resuming) brings a new READY; the commands are not sent again then (the endpoint
+    /// has its own rate limit), unless registering failed before.
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, application = %ready.application.id, "connected to the Discord gateway");
+        if self.registered.swap(true, Ordering::SeqCst) {
+            tracing::debug!("Discord commands already registered by this process");
+            return;
+        }
         match serenity::all::Command::set_global_commands(&ctx.http, definitions()).await {
             Ok(registered) => tracing::info!(
                 commands = registered.len(),
                 "Discord commands registered (en, it)"
             ),
             Err(error) => {
-                tracing::warn!(error = %redact(&error.to_string()), "cannot register the Discord commands")
+                self.registered.store(false, Ordering::SeqCst);
+                tracing::warn!(error = %redact(&error.to_string()), "cannot register the Discord commands; will try again on the next session")
             }
         }
     }

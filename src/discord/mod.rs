@@ -94,6 +94,7 @@ impl Discord {
             operators: config.operators.clone(),
             admins_only: config.admins_only,
             defer_after: config.defer_after,
+            registered: std::sync::atomic::AtomicBool::new(false),
         };
         // Interactions reach a bot whatever its intents: it needs none.
         let client = serenity::all::ClientBuilder::new_with_http(http, GatewayIntents::empty())

@@ -721,3 +721,29 @@ async fn a_deferred_answer_is_edited_in_and_stays_private_when_refused() {
         "the member's press was refused"
     );
 }
+
+/// A gateway session that Discord invalidates makes the client identify again, and a
+/// new READY: the commands are not registered again (once per process), and the bot
+/// answers on the new session, once.
+#[tokio::test]
+async fn a_new_gateway_session_registers_nothing_again_and_answers_once() {
+    let harness = Harness::new().await;
+    let process = harness.start().await;
+    harness.discord.wait_identified(LIMIT, 1).await;
+    harness.discord.invalidate_session();
+    harness.discord.wait_identified(LIMIT, 2).await;
+    let member = invoker(MEMBER, Some(SEND_MESSAGES));
+    let id = harness.discord.command(&member, "topics", json!([]));
+    let reply = harness.discord.reply_to(LIMIT, &id).await;
+    assert!(reply_text(&reply).contains("`export_ban`"));
+    let exit = process.terminate(LIMIT).await;
+    assert_eq!(exit.code, 0, "{:#?}", exit.stderr);
+    let readies = exit
+        .stderr
+        .iter()
+        .filter(|l| l.contains("connected to the Discord gateway"))
+        .count();
+    assert_eq!(readies, 2, "two sessions: {:#?}", exit.stderr);
+    assert_eq!(harness.registrations().len(), 1, "registered once");
+    assert_eq!(harness.discord.answers_to(&id).len(), 1, "answered once");
+}

@@ -8,7 +8,8 @@
 //! fields of 256/1024, 6000 in all, nothing empty; a 400 50035 or 50006), interaction
 //! callbacks only once, with the interaction's token and within 3 s of its dispatch
 //! (else 10062 or 40060), follow-ups and edits only after a callback (else 10015). It
-//! can be scripted to fail the next messages.
+//! can be scripted to fail the next messages, and to invalidate the gateway session
+//! (the client must identify again).
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
@@ -69,6 +70,8 @@ pub struct Invoker {
 #[derive(Debug, Clone)]
 enum Pending {
     Interaction(Value),
+    /// Opcode 9 with `d: false`: the session is gone, identify again.
+    InvalidSession,
 }
 
 /// An interaction the fake dispatched.
@@ -88,7 +91,8 @@ struct State {
     /// Dispatches waiting for the gateway session.
     pending: VecDeque<Pending>,
     interactions: HashMap<String, Issued>,
-    /// The close codes the client sent on the gateway.
+    /// IDENTIFY frames received, and the close codes the client sent.
+    identifies: usize,
     closes: Vec<u16>,
     sequence: u64,
     next_id: u64,
@@ -165,6 +169,28 @@ impl FakeDiscord {
 
     pub fn fail_next_message(&self, failure: Failure) {
         self.lock().failures.push_back(failure);
+    }
+
+    /// Invalidates the gateway session (opcode 9, not resumable): the client must
+    /// connect and identify again.
+    pub fn invalidate_session(&self) {
+        self.lock().pending.push_back(Pending::InvalidSession);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until clients identified `count` times on the gateway.
+    pub async fn wait_identified(&self, limit: Duration, count: usize) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let notified = self.changed.notified();
+            let identifies = self.lock().identifies;
+            if identifies >= count {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("waited {limit:?} for {count} identifies, saw {identifies}");
+            }
+        }
     }
 
     /// The close codes the client sent on the gateway.
@@ -715,6 +741,10 @@ async fn session(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>, change
                             json!({"op": 0, "t": "INTERACTION_CREATE", "s": state.sequence, "d": interaction}),
                         )
                     }
+                    Some(Pending::InvalidSession) => {
+                        ready = false;
+                        Some(json!({"op": 9, "d": false, "s": null, "t": null}))
+                    }
                     None => None,
                 }
             };
@@ -750,6 +780,7 @@ async fn session(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>, change
                     Some(2) => {
                         let sequence = {
                             let mut state = state.lock().expect("state");
+                            state.identifies += 1;
                             state.sequence += 1;
                             state.sequence
                         };
