@@ -85,6 +85,23 @@ pub fn is_global_limit(
         || scope_header.is_some_and(|h| h.trim().eq_ignore_ascii_case("global"))
 }
 
+/// Discord's "Interaction has already been acknowledged".
+const ALREADY_ACKNOWLEDGED: isize = 40060;
+
+/// Whether Discord refused an interaction answer for what it said (a 400, not "already
+/// answered"): another answer may still go. An expired interaction (404 10062), a 5xx or
+/// a network error leave nothing to retry within the 3 s.
+pub fn answer_refused(error: &serenity::Error) -> bool {
+    match error {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => {
+            response.status_code.as_u16() == 400 && response.error.code != ALREADY_ACKNOWLEDGED
+        }
+        // serenity's own checks (content too long, too many embeds) before sending.
+        serenity::Error::Model(_) => true,
+        _ => false,
+    }
+}
+
 /// A request that got no answer (connection refused, timeout): retried with back-off.
 /// The URL is left out: it may hold a proxy's credentials.
 pub fn classify_network(error: &reqwest::Error) -> SendError {

@@ -8,6 +8,7 @@
 //! reply edited in when it is done.
 
 use super::commands::{command_text, definitions};
+use super::errors::answer_refused;
 use super::notifier::no_mentions;
 use crate::commands::{Command, Engine, Invocation, Reply, TOGGLE_PREFIX};
 use crate::domain::{ChatRef, Lang, Platform};
@@ -170,7 +171,7 @@ impl Handler {
                     .engine
                     .parse_error_reply(lang, &error)
                     .unwrap_or_else(|| Reply::text(&i18n::text(lang, "unknown_command")));
-                return respond(ctx, interaction, reply, true).await;
+                return respond(ctx, interaction, lang, reply, true).await;
             }
         };
         let operator_only = command.is_operator_only();
@@ -201,9 +202,11 @@ impl Handler {
         match in_time(self.defer_after, work, defer).await {
             (reply, Answered::InTime) => {
                 let ephemeral = private || is_refusal(lang, &reply);
-                respond(ctx, interaction, reply, ephemeral).await;
+                respond(ctx, interaction, lang, reply, ephemeral).await;
             }
-            (reply, Answered::Deferred) => respond_deferred(ctx, interaction, reply, private).await,
+            (reply, Answered::Deferred) => {
+                respond_deferred(ctx, interaction, lang, reply, private).await
+            }
         }
     }
 
@@ -291,14 +294,32 @@ fn message(reply: &Reply, ephemeral: bool) -> CreateInteractionResponseMessage {
     message
 }
 
+/// The localized "something went wrong" that replaces a reply Discord refused.
+fn apology(lang: Lang) -> Reply {
+    Reply::text(&i18n::text(lang, "internal_error"))
+}
+
 /// Answers an interaction: the first part as its response, further parts (a long
 /// `/recent`) as follow-ups, the buttons under the last. A failure is logged: one
-/// channel's error never stops the bot.
-async fn respond(ctx: &Context, interaction: &CommandInteraction, reply: Reply, ephemeral: bool) {
+/// channel's error never stops the bot. A reply Discord refuses is replaced by the
+/// localized apology, so the user is never left without an answer.
+async fn respond(
+    ctx: &Context,
+    interaction: &CommandInteraction,
+    lang: Lang,
+    reply: Reply,
+    ephemeral: bool,
+) {
     let parts = markdown_chunks(&reply.doc, MAX_CONTENT);
     let first = CreateInteractionResponse::Message(message(&reply, ephemeral));
     if let Err(error) = interaction.create_response(&ctx.http, first).await {
         tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "reply not sent");
+        if answer_refused(&error) {
+            let apology = CreateInteractionResponse::Message(message(&apology(lang), true));
+            if let Err(error) = interaction.create_response(&ctx.http, apology).await {
+                tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "apology not sent");
+            }
+        }
         return;
     }
     follow_ups(ctx, interaction, &reply, parts, ephemeral).await;
@@ -309,6 +330,7 @@ async fn respond(ctx: &Context, interaction: &CommandInteraction, reply: Reply, 
 async fn respond_deferred(
     ctx: &Context,
     interaction: &CommandInteraction,
+    lang: Lang,
     reply: Reply,
     ephemeral: bool,
 ) {
@@ -321,6 +343,15 @@ async fn respond_deferred(
     }
     if let Err(error) = interaction.edit_response(&ctx.http, edit).await {
         tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "deferred reply not sent");
+        if answer_refused(&error) {
+            let apology = markdown_chunks(&apology(lang).doc, MAX_CONTENT).remove(0);
+            let edit = EditInteractionResponse::new()
+                .content(apology)
+                .allowed_mentions(no_mentions());
+            if let Err(error) = interaction.edit_response(&ctx.http, edit).await {
+                tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "apology not sent");
+            }
+        }
         return;
     }
     follow_ups(ctx, interaction, &reply, parts, ephemeral).await;

@@ -4,8 +4,8 @@
 //! platform's answers and limits on the same harness.
 
 use crate::support::fake_discord::{
-    ADMINISTRATOR, Call, FakeDiscord, Invoker, MANAGE_CHANNELS, MANAGE_GUILD, SEND_MESSAGES,
-    is_message_to,
+    ADMINISTRATOR, Call, Failure, FakeDiscord, Invoker, MANAGE_CHANNELS, MANAGE_GUILD,
+    SEND_MESSAGES, is_message_to,
 };
 use crate::support::feed_server::{FeedServer, Route};
 use crate::support::process::Chipwatch;
@@ -746,4 +746,32 @@ async fn a_new_gateway_session_registers_nothing_again_and_answers_once() {
     assert_eq!(readies, 2, "two sessions: {:#?}", exit.stderr);
     assert_eq!(harness.registrations().len(), 1, "registered once");
     assert_eq!(harness.discord.answers_to(&id).len(), 1, "answered once");
+}
+
+/// A reply that Discord refuses (400 Invalid Form Body) does not leave the user with
+/// "The application did not respond": the localized apology goes instead, privately,
+/// and Discord's error text is never shown.
+#[tokio::test]
+async fn a_reply_discord_refuses_is_replaced_by_a_localized_apology() {
+    let harness = Harness::new().await;
+    let process = harness.start().await;
+    harness.discord.fail_next_callback(Failure {
+        status: 400,
+        body: json!({"message": "Invalid Form Body", "code": 50035, "errors": {}}),
+        retry_after_header: None,
+    });
+    let member = invoker(MEMBER, Some(SEND_MESSAGES));
+    let id = harness.discord.command(&member, "topics", json!([]));
+    let prefix = format!("/interactions/{id}/");
+    let answers = harness
+        .discord
+        .wait_for(LIMIT, 2, |c| c.path.starts_with(&prefix))
+        .await;
+    assert_eq!(process.terminate(LIMIT).await.code, 0);
+    assert_eq!((answers[0].status, answers[1].status), (400, 204));
+    let apology = &answers[1];
+    assert!(is_ephemeral(apology), "{}", apology.body);
+    let text = reply_text(apology);
+    assert!(text.contains("Qualcosa è andato storto"), "{text}");
+    assert!(!text.contains("Invalid Form Body"), "{text}");
 }

@@ -8,8 +8,8 @@
 //! fields of 256/1024, 6000 in all, nothing empty; a 400 50035 or 50006), interaction
 //! callbacks only once, with the interaction's token and within 3 s of its dispatch
 //! (else 10062 or 40060), follow-ups and edits only after a callback (else 10015). It
-//! can be scripted to fail the next messages, and to invalidate the gateway session
-//! (the client must identify again).
+//! can be scripted to fail the next messages or callbacks, and to invalidate the
+//! gateway session (the client must identify again).
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
@@ -88,6 +88,7 @@ struct State {
     token: String,
     calls: Vec<Call>,
     failures: VecDeque<Failure>,
+    callback_failures: VecDeque<Failure>,
     /// Dispatches waiting for the gateway session.
     pending: VecDeque<Pending>,
     interactions: HashMap<String, Issued>,
@@ -169,6 +170,11 @@ impl FakeDiscord {
 
     pub fn fail_next_message(&self, failure: Failure) {
         self.lock().failures.push_back(failure);
+    }
+
+    /// Refuses the next interaction callback with this answer (it stays unanswered).
+    pub fn fail_next_callback(&self, failure: Failure) {
+        self.lock().callback_failures.push_back(failure);
     }
 
     /// Invalidates the gateway session (opcode 9, not resumable): the client must
@@ -526,6 +532,9 @@ fn callback(state: &mut State, id: &str, token: &str, body: &Value) -> Answer {
             json!({"message": "Interaction has already been acknowledged.", "code": 40060}),
             Vec::new(),
         );
+    }
+    if let Some(failure) = state.callback_failures.pop_front() {
+        return (failure.status, failure.body, Vec::new());
     }
     // 4: a message, 5: deferred message, 6: deferred update, 7: update the message.
     let kind = body["type"].as_u64().unwrap_or(0);
