@@ -259,7 +259,7 @@ impl Handler {
                 interaction.create_response(&ctx.http, response).await
             }
             (Answered::Deferred, true) => {
-                let content = markdown_chunks(&reply.doc, MAX_CONTENT).remove(0);
+                let content = first_part(&reply);
                 let followup = CreateInteractionResponseFollowup::new()
                     .content(content)
                     .ephemeral(true)
@@ -292,6 +292,14 @@ fn message(reply: &Reply, ephemeral: bool) -> CreateInteractionResponseMessage {
         message = message.components(components(reply));
     }
     message
+}
+
+/// A reply's first message-sized part (empty for an empty reply, never a panic).
+fn first_part(reply: &Reply) -> String {
+    markdown_chunks(&reply.doc, MAX_CONTENT)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
 }
 
 /// The localized "something went wrong" that replaces a reply Discord refused.
@@ -336,7 +344,7 @@ async fn respond_deferred(
 ) {
     let parts = markdown_chunks(&reply.doc, MAX_CONTENT);
     let mut edit = EditInteractionResponse::new()
-        .content(parts[0].clone())
+        .content(first_part(&reply))
         .allowed_mentions(no_mentions());
     if parts.len() == 1 {
         edit = edit.components(components(&reply));
@@ -344,7 +352,7 @@ async fn respond_deferred(
     if let Err(error) = interaction.edit_response(&ctx.http, edit).await {
         tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "deferred reply not sent");
         if answer_refused(&error) {
-            let apology = markdown_chunks(&apology(lang).doc, MAX_CONTENT).remove(0);
+            let apology = first_part(&apology(lang));
             let edit = EditInteractionResponse::new()
                 .content(apology)
                 .allowed_mentions(no_mentions());
