@@ -4,6 +4,7 @@
 //! engine, and sends alerts as a [`Notifier`](crate::notify::Notifier). No serenity type
 //! leaves here.
 
+mod answer;
 mod commands;
 mod errors;
 mod interactions;
