@@ -203,6 +203,8 @@ struct RawDiscord {
     operators: Vec<i64>,
     admins_only: bool,
     admin_channel: Option<i64>,
+    #[serde(with = "humantime_serde")]
+    defer_after: Duration,
 }
 
 impl Default for RawDiscord {
@@ -212,9 +214,15 @@ impl Default for RawDiscord {
             operators: Vec::new(),
             admins_only: true,
             admin_channel: None,
+            defer_after: DISCORD_DEFER_AFTER,
         }
     }
 }
+
+/// Discord drops an interaction that gets no answer within 3 s of its dispatch; the
+/// time on the way (gateway, callback) comes out of those 3 s.
+const DISCORD_DEFER_AFTER: Duration = Duration::from_secs(2);
+const DISCORD_ANSWER_DEADLINE: Duration = Duration::from_secs(3);
 
 fn default_report_after() -> Duration {
     Duration::from_secs(6 * 3600)
@@ -336,6 +344,9 @@ pub struct DiscordConfig {
     pub admins_only: bool,
     /// The channel where feed failures are reported (never to subscribers).
     pub admin_channel: Option<u64>,
+    /// A command still running after this long is answered "thinking…" (deferred) and
+    /// its reply edited in when done; `0s` defers every command. Below Discord's 3 s.
+    pub defer_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -514,6 +525,16 @@ fn validate(
         },
     };
 
+    if raw.discord.defer_after >= DISCORD_ANSWER_DEADLINE {
+        problem(
+            "discord.defer_after".into(),
+            format!(
+                "must be below {}s: Discord drops an interaction not answered within 3 s",
+                DISCORD_ANSWER_DEADLINE.as_secs()
+            ),
+        );
+    }
+
     if !(0.0..=1.0).contains(&raw.events.min_score) {
         problem("events.min_score".into(), "must be between 0 and 1".into());
     }
@@ -657,6 +678,7 @@ fn validate(
             operators: discord_operators,
             admins_only: raw.discord.admins_only,
             admin_channel: discord_admin_channel,
+            defer_after: raw.discord.defer_after,
         },
         events: EventsConfig {
             params: crate::events::EventParams {
@@ -766,6 +788,7 @@ mod tests {
             api_url = "ftp://127.0.0.1:1"
             operators = [42, -1]
             admin_channel = 0
+            defer_after = "3s"
             [[feeds]]
             id = "a"
             name = "A"
@@ -779,7 +802,8 @@ mod tests {
             [
                 "discord.api_url",
                 "discord.operators[1]",
-                "discord.admin_channel"
+                "discord.admin_channel",
+                "discord.defer_after"
             ]
         );
         let config = load_text(
@@ -798,6 +822,7 @@ mod tests {
         assert_eq!(config.discord.operators, [123456789012345678]);
         assert_eq!(config.discord.admin_channel, Some(987654321098765432));
         assert!(config.discord.admins_only, "admins only by default");
+        assert_eq!(config.discord.defer_after, Duration::from_secs(2));
         assert_eq!(
             config.discord.api_url.map(|u| u.to_string()).as_deref(),
             Some("http://127.0.0.1:8080/")

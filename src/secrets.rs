@@ -6,16 +6,22 @@ use std::sync::RwLock;
 
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
-/// Remembers `secret` so that [`redact`] hides it. Short strings are ignored: they could
-/// not be a token and would mangle ordinary text.
+/// Remembers `secret` so that [`redact`] hides it, in the forms it is used in: the value
+/// as set, without surrounding whitespace (`app` trims the environment's value, and a
+/// token file often ends in a newline), and without a `Bot ` prefix (serenity strips
+/// it and sends the bare token when it identifies). Short strings are ignored: they
+/// could not be a token and would mangle ordinary text.
 pub fn register(secret: &str) {
-    if secret.len() < 8 {
-        return;
-    }
+    let trimmed = secret.trim();
+    let bare = trimmed.strip_prefix("Bot ").map(str::trim_start);
     let mut secrets = SECRETS.write().unwrap_or_else(|p| p.into_inner());
-    if !secrets.iter().any(|s| s == secret) {
-        secrets.push(secret.to_string());
+    for form in [Some(secret), Some(trimmed), bare].into_iter().flatten() {
+        if form.len() >= 8 && !secrets.iter().any(|s| s == form) {
+            secrets.push(form.to_string());
+        }
     }
+    // Longest first, so that a form containing another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
 /// `text` with every registered secret replaced by `***`.
@@ -65,6 +71,20 @@ mod tests {
         assert_eq!(
             redact(text),
             "error sending request for url (http://127.0.0.1/bot***/SendMessage) short"
+        );
+    }
+
+    /// The environment's value is trimmed before use: a token set with a trailing newline
+    /// (a secrets file, a Kubernetes secret) or a `Bot ` prefix is still hidden as used.
+    #[test]
+    fn a_token_is_redacted_as_used_not_only_as_set() {
+        register("  MTIz.padded-discord-token\n");
+        register("Bot OTk5.prefixed-discord-token");
+        assert_eq!(
+            redact(
+                "Authorization: Bot MTIz.padded-discord-token; token=OTk5.prefixed-discord-token"
+            ),
+            "Authorization: Bot ***; token=***"
         );
     }
 }

@@ -28,6 +28,7 @@ struct ErrorBody {
     code: Option<i64>,
     message: Option<String>,
     retry_after: Option<f64>,
+    global: Option<bool>,
 }
 
 /// How long a 429 asks us to wait: the body's `retry_after` (seconds, fractional), else
@@ -63,6 +64,41 @@ pub fn classify_answer(status: u16, retry_after_header: Option<&str>, body: &[u8
         }
         (_, INVALID_FORM_BODY) | (400, _) => SendError::Malformed(text),
         _ => SendError::Transient(text),
+    }
+}
+
+/// Whether a 429 is Discord's global limit (every request of the bot must wait, not
+/// only this channel's): `"global": true` in the body, or the `X-RateLimit-Global` or
+/// `X-RateLimit-Scope: global` header.
+pub fn is_global_limit(
+    status: u16,
+    global_header: Option<&str>,
+    scope_header: Option<&str>,
+    body: &[u8],
+) -> bool {
+    if status != 429 {
+        return false;
+    }
+    let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    parsed.global == Some(true)
+        || global_header.is_some_and(|h| h.trim().eq_ignore_ascii_case("true"))
+        || scope_header.is_some_and(|h| h.trim().eq_ignore_ascii_case("global"))
+}
+
+/// Discord's "Interaction has already been acknowledged".
+const ALREADY_ACKNOWLEDGED: isize = 40060;
+
+/// Whether Discord refused an interaction answer for what it said (a 400, not "already
+/// answered"): another answer may still go. An expired interaction (404 10062), a 5xx or
+/// a network error leave nothing to retry within the 3 s.
+pub fn answer_refused(error: &serenity::Error) -> bool {
+    match error {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => {
+            response.status_code.as_u16() == 400 && response.error.code != ALREADY_ACKNOWLEDGED
+        }
+        // serenity's own checks (content too long, too many embeds) before sending.
+        serenity::Error::Model(_) => true,
+        _ => false,
     }
 }
 
@@ -164,6 +200,21 @@ mod tests {
             "Forbidden",
             SendError::Transient("Discord 403 (code 0): Forbidden".into()),
         );
+    }
+
+    #[test]
+    fn a_global_limit_is_told_from_a_channels() {
+        let global =
+            br#"{"message":"You are being rate limited.","retry_after":1.5,"global":true}"#;
+        let channel =
+            br#"{"message":"You are being rate limited.","retry_after":1.5,"global":false}"#;
+        assert!(is_global_limit(429, None, None, global));
+        assert!(!is_global_limit(429, None, None, channel));
+        assert!(!is_global_limit(429, None, Some("user"), channel));
+        assert!(!is_global_limit(429, None, Some("shared"), b""));
+        assert!(is_global_limit(429, Some("true"), None, b"<html>"));
+        assert!(is_global_limit(429, None, Some("global"), b""));
+        assert!(!is_global_limit(403, None, None, global), "only a 429");
     }
 
     #[test]

@@ -3,32 +3,38 @@
 //! a server, only members who may manage the server or its channels change a channel's
 //! subscription (when `admins_only`); in DMs anyone may; operator commands only for
 //! `discord.operators`. Refusals and errors are ephemeral; nothing posted can ping.
+//! Discord drops an interaction that is not answered within 3 s: a command or button
+//! still running after `discord.defer_after` is answered "thinking…" (deferred) and its
+//! reply edited in when it is done (`answer`).
 
+use super::answer::{
+    Answered, components, first_part, in_time, message, respond, respond_deferred,
+};
 use super::commands::{command_text, definitions};
 use super::notifier::no_mentions;
 use crate::commands::{Command, Engine, Invocation, Reply, TOGGLE_PREFIX};
 use crate::domain::{ChatRef, Lang, Platform};
 use crate::i18n;
-use crate::render::discord::{MAX_CONTENT, markdown_chunks};
 use crate::secrets::redact;
 use serenity::all::{
-    ButtonStyle, CommandInteraction, ComponentInteraction, Context, CreateActionRow, CreateButton,
-    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, EditInteractionResponse,
     EventHandler, Interaction, Permissions, Ready, ResolvedOption, ResolvedValue,
 };
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// What the gateway handlers share.
 pub struct Handler {
     pub engine: Arc<Engine>,
     pub operators: Vec<u64>,
     pub admins_only: bool,
+    /// How long a command may run before its answer is deferred; zero defers every one.
+    pub defer_after: Duration,
+    /// Whether the slash commands were registered by this process.
+    pub registered: AtomicBool,
 }
-
-/// Discord allows 5 buttons in a row and 5 rows; a label of at most 80 characters.
-const BUTTONS_PER_ROW: usize = 5;
-const MAX_ROWS: usize = 5;
-const MAX_LABEL: usize = 80;
 
 /// The language of a Discord client's locale (`it`, `en-US`, …): Italian for `it*`.
 pub fn locale_lang(locale: &str) -> Lang {
@@ -80,24 +86,6 @@ fn words(options: &[ResolvedOption<'_>], out: &mut Vec<String>) {
     }
 }
 
-fn components(reply: &Reply) -> Vec<CreateActionRow> {
-    let buttons: Vec<CreateButton> = reply
-        .buttons
-        .iter()
-        .flatten()
-        .take(BUTTONS_PER_ROW * MAX_ROWS)
-        .map(|button| {
-            CreateButton::new(button.data.clone())
-                .label(crate::render::truncate(&button.label, MAX_LABEL))
-                .style(ButtonStyle::Secondary)
-        })
-        .collect();
-    buttons
-        .chunks(BUTTONS_PER_ROW)
-        .map(|row| CreateActionRow::Buttons(row.to_vec()))
-        .collect()
-}
-
 /// Whether a reply says the command was refused or failed: those are shown only to the
 /// user who asked.
 fn is_refusal(lang: Lang, reply: &Reply) -> bool {
@@ -135,7 +123,7 @@ impl Handler {
                     .engine
                     .parse_error_reply(lang, &error)
                     .unwrap_or_else(|| Reply::text(&i18n::text(lang, "unknown_command")));
-                return respond(ctx, interaction, reply, true).await;
+                return respond(ctx, interaction, lang, reply, true).await;
             }
         };
         let operator_only = command.is_operator_only();
@@ -150,10 +138,28 @@ impl Handler {
             is_operator: self.operators.contains(&interaction.user.id.get()),
         };
         tracing::debug!(chat = %invocation.chat, command = %interaction.data.name, may_manage = invocation.may_manage, "discord command");
-        let reply = self.engine.execute(&invocation, command).await;
-        // Operators' answers (feeds, errors with URLs) are for them alone.
-        let ephemeral = operator_only || is_refusal(lang, &reply);
-        respond(ctx, interaction, reply, ephemeral).await;
+        // Operators' answers (feeds, errors with URLs) are for them alone, and so is a
+        // refusal; both are known before the command runs, as a deferral needs.
+        let private = operator_only || (command.changes_subscription() && !invocation.may_manage);
+        let defer = async {
+            let thinking = CreateInteractionResponseMessage::new().ephemeral(private);
+            if let Err(error) = interaction
+                .create_response(&ctx.http, CreateInteractionResponse::Defer(thinking))
+                .await
+            {
+                tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "deferral not sent");
+            }
+        };
+        let work = self.engine.execute(&invocation, command);
+        match in_time(self.defer_after, work, defer).await {
+            (reply, Answered::InTime) => {
+                let ephemeral = private || is_refusal(lang, &reply);
+                respond(ctx, interaction, lang, reply, ephemeral).await;
+            }
+            (reply, Answered::Deferred) => {
+                respond_deferred(ctx, interaction, lang, reply, private).await
+            }
+        }
     }
 
     async fn on_button(&self, ctx: &Context, interaction: &ComponentInteraction) {
@@ -180,74 +186,72 @@ impl Handler {
             ),
             is_operator: false,
         };
-        let reply = self.engine.toggle_topic(&invocation, topic).await;
-        let response = if reply.buttons.is_empty() {
-            // Refused or failed: say why, to the one who pressed.
-            CreateInteractionResponse::Message(message(&reply, true))
-        } else {
-            CreateInteractionResponse::UpdateMessage(
-                CreateInteractionResponseMessage::new().components(components(&reply)),
-            )
+        // A deferred button press keeps the message as it is until it is edited.
+        let defer = async {
+            if let Err(error) = interaction
+                .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
+                .await
+            {
+                tracing::warn!(chat = %chat, error = %redact(&error.to_string()), "button deferral not sent");
+            }
         };
-        if let Err(error) = interaction.create_response(&ctx.http, response).await {
+        let work = self.engine.toggle_topic(&invocation, topic);
+        let (reply, answered) = in_time(self.defer_after, work, defer).await;
+        // No buttons: refused or failed, said to the one who pressed; else the updated
+        // buttons replace the old ones.
+        let refused = reply.buttons.is_empty();
+        let sent = match (answered, refused) {
+            (Answered::InTime, true) => {
+                let response = CreateInteractionResponse::Message(message(&reply, true));
+                interaction.create_response(&ctx.http, response).await
+            }
+            (Answered::InTime, false) => {
+                let update = CreateInteractionResponseMessage::new().components(components(&reply));
+                let response = CreateInteractionResponse::UpdateMessage(update);
+                interaction.create_response(&ctx.http, response).await
+            }
+            (Answered::Deferred, true) => {
+                let content = first_part(&reply);
+                let followup = CreateInteractionResponseFollowup::new()
+                    .content(content)
+                    .ephemeral(true)
+                    .allowed_mentions(no_mentions());
+                interaction
+                    .create_followup(&ctx.http, followup)
+                    .await
+                    .map(drop)
+            }
+            (Answered::Deferred, false) => {
+                let edit = EditInteractionResponse::new().components(components(&reply));
+                interaction.edit_response(&ctx.http, edit).await.map(drop)
+            }
+        };
+        if let Err(error) = sent {
             tracing::warn!(chat = %chat, error = %redact(&error.to_string()), "button answer not sent");
-        }
-    }
-}
-
-/// The reply's first part as an interaction message (with the buttons when it is the
-/// only part).
-fn message(reply: &Reply, ephemeral: bool) -> CreateInteractionResponseMessage {
-    let mut parts = markdown_chunks(&reply.doc, MAX_CONTENT).into_iter();
-    let mut message = CreateInteractionResponseMessage::new()
-        .content(parts.next().unwrap_or_default())
-        .ephemeral(ephemeral)
-        .allowed_mentions(no_mentions());
-    if parts.next().is_none() {
-        message = message.components(components(reply));
-    }
-    message
-}
-
-/// Answers an interaction: the first part as its response, further parts (a long
-/// `/recent`) as follow-ups, the buttons under the last. A failure is logged: one
-/// channel's error never stops the bot.
-async fn respond(ctx: &Context, interaction: &CommandInteraction, reply: Reply, ephemeral: bool) {
-    let parts = markdown_chunks(&reply.doc, MAX_CONTENT);
-    let last = parts.len().saturating_sub(1);
-    let first = CreateInteractionResponse::Message(message(&reply, ephemeral));
-    if let Err(error) = interaction.create_response(&ctx.http, first).await {
-        tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "reply not sent");
-        return;
-    }
-    for (index, part) in parts.into_iter().enumerate().skip(1) {
-        let mut followup = CreateInteractionResponseFollowup::new()
-            .content(part)
-            .ephemeral(ephemeral)
-            .allowed_mentions(no_mentions());
-        if index == last {
-            followup = followup.components(components(&reply));
-        }
-        if let Err(error) = interaction.create_followup(&ctx.http, followup).await {
-            tracing::warn!(channel = interaction.channel_id.get(), error = %redact(&error.to_string()), "reply part not sent");
-            return;
         }
     }
 }
 
 #[serenity::async_trait]
 impl EventHandler for Handler {
-    /// On every (re)connection: registers the slash commands (a PUT of the whole set, so
-    /// repeating it changes nothing).
+    /// On the first session: registers the slash commands (a PUT of the whole set). A new
+    /// session (Discord invalidated the old one, or the connection was lost past
+    /// resuming) brings a new READY; the commands are not sent again then (the endpoint
+    /// has its own rate limit), unless registering failed before.
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, application = %ready.application.id, "connected to the Discord gateway");
+        if self.registered.swap(true, Ordering::SeqCst) {
+            tracing::debug!("Discord commands already registered by this process");
+            return;
+        }
         match serenity::all::Command::set_global_commands(&ctx.http, definitions()).await {
             Ok(registered) => tracing::info!(
                 commands = registered.len(),
                 "Discord commands registered (en, it)"
             ),
             Err(error) => {
-                tracing::warn!(error = %redact(&error.to_string()), "cannot register the Discord commands")
+                self.registered.store(false, Ordering::SeqCst);
+                tracing::warn!(error = %redact(&error.to_string()), "cannot register the Discord commands; will try again on the next session")
             }
         }
     }
@@ -283,6 +287,12 @@ mod tests {
         ));
         assert!(may_manage(true, Some(Permissions::ADMINISTRATOR), true));
         assert!(may_manage(true, Some(member), false), "admins_only = false");
+        // serenity's names are Discord's bits.
+        assert_eq!(Permissions::ADMINISTRATOR.bits(), 1 << 3);
+        assert_eq!(Permissions::MANAGE_CHANNELS.bits(), 1 << 4);
+        assert_eq!(Permissions::MANAGE_GUILD.bits(), 1 << 5);
+        let neighbours = Permissions::from_bits_truncate((1 << 2) | (1 << 6) | (1 << 13));
+        assert!(!may_manage(true, Some(neighbours), true));
     }
 
     #[test]
@@ -292,37 +302,5 @@ mod tests {
         assert_eq!(locale_lang("en-US"), Lang::En);
         assert_eq!(locale_lang("de"), Lang::En);
         assert_eq!(locale_lang(""), Lang::En);
-    }
-
-    #[test]
-    fn topic_buttons_fit_discords_rows() {
-        let row = |n: usize| {
-            (0..n)
-                .map(|i| crate::commands::Button {
-                    label: "x".repeat(100),
-                    data: format!("{TOGGLE_PREFIX}t{i}"),
-                })
-                .collect::<Vec<_>>()
-        };
-        let reply = Reply {
-            doc: crate::render::Doc::text("choose"),
-            buttons: (0..30).map(|_| row(1)).collect(),
-        };
-        let rows = components(&reply);
-        assert_eq!(rows.len(), MAX_ROWS);
-        let json = serde_json::to_value(&rows).expect("serialises");
-        for row in json.as_array().expect("rows") {
-            let buttons = row["components"].as_array().expect("buttons");
-            assert!(buttons.len() <= BUTTONS_PER_ROW);
-            for button in buttons {
-                assert!(button["label"].as_str().expect("label").chars().count() <= MAX_LABEL);
-                assert!(
-                    button["custom_id"]
-                        .as_str()
-                        .expect("id")
-                        .starts_with(TOGGLE_PREFIX)
-                );
-            }
-        }
     }
 }

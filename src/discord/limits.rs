@@ -1,5 +1,7 @@
 //! Discord's rate limits, enforced before each send rather than learned from 429s: at
-//! most 5 messages per 5 s to one channel, and 50 requests per second in all.
+//! most 5 messages per 5 s to one channel, and 50 requests per second in all. A 429 for
+//! the global limit (which ours should prevent, but another process on the same token
+//! may cause) pauses every channel until it is over.
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -39,6 +41,8 @@ pub fn even_quota(count: u32, window: Duration) -> Quota {
 pub struct Limiters {
     global: DefaultDirectRateLimiter,
     per_channel: DefaultKeyedRateLimiter<u64>,
+    /// Until when Discord's global limit stops every send.
+    paused_until: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Limiters {
@@ -52,13 +56,39 @@ impl Limiters {
                 limits.per_channel,
                 limits.per_channel_window,
             )),
+            paused_until: std::sync::Mutex::new(None),
         }
     }
 
-    /// Waits until one more message to `channel` is within both limits.
+    /// Waits until one more message to `channel` is within both limits and no global
+    /// pause is on.
     pub async fn until_ready(&self, channel: u64) {
+        self.until_unpaused().await;
         self.per_channel.until_key_ready(&channel).await;
         self.global.until_ready().await;
+        // A global 429 may have come while this waited for its turn.
+        self.until_unpaused().await;
+    }
+
+    /// Stops every send for `wait` (Discord answered 429 for its global limit).
+    pub fn pause_all(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
+        }
+    }
+
+    async fn until_unpaused(&self) {
+        loop {
+            let until = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+            match until {
+                Some(until) if until > tokio::time::Instant::now() => {
+                    tokio::time::sleep_until(until).await;
+                }
+                _ => return,
+            }
+        }
     }
 }
 
@@ -84,6 +114,22 @@ mod tests {
         let most = most_in_window(global, Duration::from_secs(1));
         assert!((45..=50).contains(&most), "{most} per second");
         assert_eq!(global.burst_size().get(), 1, "no burst at the full rate");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_global_pause_holds_every_channel_until_it_is_over() {
+        let limiters = Limiters::new(DiscordLimits::default());
+        let started = tokio::time::Instant::now();
+        limiters.pause_all(Duration::from_secs(3));
+        limiters.pause_all(Duration::from_secs(1));
+        limiters.until_ready(7).await;
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(3),
+            "a shorter pause does not cut a longer one"
+        );
+        limiters.until_ready(8).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(3), "then all go");
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 //! engine, and sends alerts as a [`Notifier`](crate::notify::Notifier). No serenity type
 //! leaves here.
 
+mod answer;
 mod commands;
 mod errors;
 mod interactions;
@@ -93,6 +94,8 @@ impl Discord {
             engine,
             operators: config.operators.clone(),
             admins_only: config.admins_only,
+            defer_after: config.defer_after,
+            registered: std::sync::atomic::AtomicBool::new(false),
         };
         // Interactions reach a bot whatever its intents: it needs none.
         let client = serenity::all::ClientBuilder::new_with_http(http, GatewayIntents::empty())

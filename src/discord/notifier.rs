@@ -3,7 +3,7 @@
 //! (`allowed_mentions` parses nothing), follow-ups replying to the first alert, within
 //! Discord's limits enforced before each send, every answer sorted by `errors`.
 
-use super::errors::{classify_answer, classify_network};
+use super::errors::{classify_answer, classify_network, is_global_limit};
 use super::limits::{DiscordLimits, Limiters};
 use crate::delivery::{Group, GroupKind};
 use crate::domain::{ChatRef, Delivery, DeliveryKind, Lang, Platform};
@@ -196,18 +196,29 @@ impl DiscordNotifier {
         .map_err(|e| SendError::Transient(crate::secrets::redact(&e.to_string())))?;
         let response = request.send().await.map_err(|e| classify_network(&e))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (retry_after, global, scope) = (
+            header("retry-after"),
+            header("x-ratelimit-global"),
+            header("x-ratelimit-scope"),
+        );
         let body = response.bytes().await.map_err(|e| classify_network(&e))?;
         if !status.is_success() {
-            return Err(classify_answer(
-                status.as_u16(),
-                retry_after.as_deref(),
-                &body,
-            ));
+            let error = classify_answer(status.as_u16(), retry_after.as_deref(), &body);
+            if let SendError::RetryAfter(wait) = &error
+                && is_global_limit(status.as_u16(), global.as_deref(), scope.as_deref(), &body)
+            {
+                // Every request of the bot is refused meanwhile: no channel may try.
+                tracing::warn!(?wait, "Discord's global rate limit: every channel waits");
+                self.limiters.pause_all(*wait);
+            }
+            return Err(error);
         }
         // Discord sends ids as strings; a missing id only loses the reply threading.
         let sent: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();

@@ -325,17 +325,34 @@ pub fn embeds(doc: &Doc) -> Vec<Embed> {
     }
     let mut parts = chunks(description.into_iter(), MAX_DESCRIPTION).into_iter();
     first.description = parts.next().unwrap_or_default();
-    // Fields go only as far as the total allows beside the title and description.
+    // Fields go only as far as the total allows beside the title and description; the
+    // rest, in order, go on as lines of the next embeds, so nothing is lost.
     let mut used = first.title.as_deref().map_or(0, length) + length(&first.description);
-    first.fields.retain(|f| {
-        used += length(&f.name) + length(&f.value);
-        used <= MAX_EMBED_TOTAL
-    });
+    let mut overflow = Vec::new();
+    for field in std::mem::take(&mut first.fields) {
+        let size = length(&field.name) + length(&field.value);
+        if overflow.is_empty() && used + size <= MAX_EMBED_TOTAL {
+            used += size;
+            first.fields.push(field);
+        } else {
+            overflow.push(format!("**{}:** {}", field.name, field.value));
+        }
+    }
+    // The parts after the first split back at their line breaks (each piece within the
+    // limit) and are chunked again with the overflowing fields after them.
+    let rest = parts
+        .flat_map(|part| part.split('\n').map(str::to_string).collect::<Vec<_>>())
+        .chain(overflow);
     let mut out = vec![first];
-    out.extend(parts.map(|description| Embed {
-        description,
-        ..Embed::default()
-    }));
+    out.extend(
+        chunks(rest, MAX_DESCRIPTION)
+            .into_iter()
+            .filter(|description| !description.is_empty())
+            .map(|description| Embed {
+                description,
+                ..Embed::default()
+            }),
+    );
     out
 }
 

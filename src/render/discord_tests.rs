@@ -253,3 +253,44 @@ fn cutting_never_leaves_a_dangling_escape() {
     assert_eq!(escape_within("ab", 5), "ab");
     assert_eq!(escape_within("", 1), "");
 }
+
+/// Past 25 fields, or past the 6000 an embed may hold in all, a field goes on as a line
+/// of the next embeds' descriptions: nothing of the document is lost, and every embed
+/// stays within every limit.
+#[test]
+fn fields_past_the_limits_go_on_as_lines_and_none_is_lost() {
+    for (count, value_length) in [(40, 4), (40, 1000)] {
+        let mut doc = Doc::new();
+        doc.push(vec![Span::Text("intro".into())]);
+        for i in 0..count {
+            doc.push(vec![
+                Span::Bold(format!("L{i}: ")),
+                Span::Text(format!("v{i}x{}", "x".repeat(value_length))),
+            ]);
+        }
+        let embeds = embeds(&doc);
+        assert!(embeds[0].fields.len() <= MAX_FIELDS);
+        if value_length == 4 {
+            assert_eq!(
+                embeds[0].fields.len(),
+                MAX_FIELDS,
+                "short fields: 25 of them"
+            );
+        }
+        let mut text = String::new();
+        for embed in &embeds {
+            assert!(embed.total_length() <= MAX_EMBED_TOTAL);
+            assert!(length(&embed.description) <= MAX_DESCRIPTION);
+            text.push_str(&embed.description);
+            for field in &embed.fields {
+                text.push_str(&format!("\n{}: {}", field.name, field.value));
+            }
+        }
+        for i in 0..count {
+            assert!(
+                text.contains(&format!("L{i}:")) && text.contains(&format!("v{i}x")),
+                "field L{i} lost ({count} fields of {value_length})"
+            );
+        }
+    }
+}

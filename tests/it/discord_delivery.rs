@@ -3,9 +3,10 @@
 //! follow-ups as replies, and feed-failure reports to the admin channel.
 
 use crate::discord::{
-    CHANNEL, HOSTILE_BAN, Harness, LIMIT, QUIET_ITEM, SIX_STORIES, discord_chat, message_text,
+    CHANNEL, HOSTILE_BAN, Harness, LIMIT, QUIET_ITEM, SIX_STORIES, TOKEN, discord_chat,
+    message_text, reply_text,
 };
-use crate::support::fake_discord::{Failure, is_message_to};
+use crate::support::fake_discord::{Call, Failure, Invoker, is_message_to};
 use crate::support::feed_server::Route;
 use crate::support::process::Chipwatch;
 use crate::support::rss;
@@ -278,4 +279,89 @@ async fn a_refused_token_while_running_pauses_no_channel() {
         "a bad token is no fault of the channel"
     );
     assert_eq!(store.outbox_stats().dead_letters, 0);
+}
+
+/// A token set with a trailing newline (a secrets file) is used trimmed; it must be
+/// redacted as used. The fake echoes the Authorization header back in its error, as a
+/// misbehaving proxy might, and the error is logged and stored.
+#[tokio::test]
+async fn a_token_with_a_trailing_newline_is_redacted_where_it_is_echoed() {
+    let harness = Harness::new().await;
+    let mut process = harness.start_with_token(&format!("{TOKEN}\n")).await;
+    harness.subscribe_channel().await;
+    for status in [401, 502] {
+        harness.discord.fail_next_message(Failure {
+            status,
+            body: json!({"message": format!("refused Authorization: Bot {TOKEN} (echoed)"), "code": 0}),
+            retry_after_header: None,
+        });
+    }
+    harness.publish(&[HOSTILE_BAN]);
+    process
+        .wait_stderr(LIMIT, |l| l.contains("Discord refused the bot token"))
+        .await;
+    harness
+        .discord
+        .wait_for(LIMIT, 3, |c| is_message_to(c, CHANNEL))
+        .await;
+    let exit = process.terminate(LIMIT).await;
+    assert_eq!(exit.code, 0, "{:#?}", exit.stderr);
+    let secret = TOKEN.split('.').nth(1).expect("token's secret part");
+    let leaks: Vec<&String> = exit.stderr.iter().filter(|l| l.contains(secret)).collect();
+    assert!(leaks.is_empty(), "the token leaked: {leaks:#?}");
+    assert!(
+        exit.stderr
+            .iter()
+            .any(|l| l.contains("refused Authorization: Bot ***")),
+        "the echoed error is logged, redacted: {:#?}",
+        exit.stderr
+    );
+}
+
+/// A 429 for Discord's global limit (`"global": true`) stops every channel, not only the
+/// one whose message was refused: nothing is sent to any channel before it is over.
+#[tokio::test]
+async fn a_global_rate_limit_holds_every_channel() {
+    // One chat at a time, so the second channel's turn comes right after the 429.
+    let harness = Harness::with("max_in_flight = 1", "", "").await;
+    let process = harness.start().await;
+    harness.subscribe_channel().await;
+    let dm = Invoker {
+        user: 910_000_000_000_000_003,
+        channel: 920_000_000_000_000_009,
+        guild_permissions: None,
+        locale: "it".into(),
+    };
+    let reply = harness
+        .command(
+            &dm,
+            "subscribe",
+            json!([{"name": "topics", "type": 3, "value": "export_ban"}]),
+        )
+        .await;
+    assert!(
+        reply_text(&reply).contains("Iscrizione attiva"),
+        "{}",
+        reply.body
+    );
+    harness.discord.fail_next_message(Failure {
+        status: 429,
+        body: json!({"message": "You are being rate limited.", "retry_after": 2.0, "global": true}),
+        retry_after_header: Some("2".into()),
+    });
+    harness.publish(&[HOSTILE_BAN]);
+    let to_either = |c: &Call| is_message_to(c, CHANNEL) || is_message_to(c, dm.channel);
+    let sent = harness.discord.wait_for(LIMIT, 3, to_either).await;
+    assert_eq!(process.terminate(LIMIT).await.code, 0);
+    assert_eq!(sent[0].status, 429);
+    for call in &sent[1..] {
+        let after = call.at - sent[0].at;
+        assert!(
+            after >= Duration::from_secs(2),
+            "{} sent {after:?} after a global 429 asking for 2 s",
+            call.path
+        );
+    }
+    assert_eq!(harness.discord.messages_to(CHANNEL).len(), 1);
+    assert_eq!(harness.discord.messages_to(dm.channel).len(), 1);
 }

@@ -9,6 +9,7 @@ mod crash;
 mod delivery;
 mod discord;
 mod discord_delivery;
+mod discord_interactions;
 mod events_e2e;
 mod feeds_http;
 mod operator;

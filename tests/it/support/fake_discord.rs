@@ -2,9 +2,14 @@
 //! port (the gateway URL, `/users/@me`, command registration, channel messages,
 //! interaction callbacks and follow-ups, `GET /channels/{id}`) and a gateway on another
 //! (HELLO → IDENTIFY → READY with the application id, heartbeat ACKs, and the
-//! INTERACTION_CREATE dispatches a test injects). It records every request, enforces
-//! Discord's message limits (5 per 5 s per channel, 50/s in all; a 429 when broken) and
-//! can be scripted to fail the next messages.
+//! INTERACTION_CREATE dispatches a test injects). It records every request and answers
+//! as strictly as Discord: message rate limits (5 per 5 s per channel, 50/s in all; a 429
+//! when broken), message limits (content 2000, embed title 256, description 4096, 25
+//! fields of 256/1024, 6000 in all, nothing empty; a 400 50035 or 50006), interaction
+//! callbacks only once, with the interaction's token and within 3 s of its dispatch
+//! (else 10062 or 40060), follow-ups and edits only after a callback (else 10015). It
+//! can be scripted to fail the next messages or callbacks, and to invalidate the
+//! gateway session (the client must identify again).
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
@@ -24,8 +29,12 @@ pub const GUILD_ID: &str = "300000000000000003";
 
 /// Discord's permission bits that matter here.
 pub const SEND_MESSAGES: u64 = 1 << 11;
+pub const ADMINISTRATOR: u64 = 1 << 3;
 pub const MANAGE_CHANNELS: u64 = 1 << 4;
 pub const MANAGE_GUILD: u64 = 1 << 5;
+
+/// How long Discord waits for an interaction's first answer.
+pub const INTERACTION_DEADLINE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -57,13 +66,35 @@ pub struct Invoker {
     pub locale: String,
 }
 
+/// What the gateway session has to send next.
+#[derive(Debug, Clone)]
+enum Pending {
+    Interaction(Value),
+    /// Opcode 9 with `d: false`: the session is gone, identify again.
+    InvalidSession,
+}
+
+/// An interaction the fake dispatched.
+#[derive(Debug, Clone)]
+struct Issued {
+    token: String,
+    /// When the gateway sent it (its 3 s run from here), once sent.
+    sent: Option<Instant>,
+    answered: bool,
+}
+
 #[derive(Default)]
 struct State {
     token: String,
     calls: Vec<Call>,
     failures: VecDeque<Failure>,
+    callback_failures: VecDeque<Failure>,
     /// Dispatches waiting for the gateway session.
-    pending: VecDeque<Value>,
+    pending: VecDeque<Pending>,
+    interactions: HashMap<String, Issued>,
+    /// IDENTIFY frames received, and the close codes the client sent.
+    identifies: usize,
+    closes: Vec<u16>,
     sequence: u64,
     next_id: u64,
     channel_sends: HashMap<String, VecDeque<Instant>>,
@@ -141,6 +172,60 @@ impl FakeDiscord {
         self.lock().failures.push_back(failure);
     }
 
+    /// Refuses the next interaction callback with this answer (it stays unanswered).
+    pub fn fail_next_callback(&self, failure: Failure) {
+        self.lock().callback_failures.push_back(failure);
+    }
+
+    /// Invalidates the gateway session (opcode 9, not resumable): the client must
+    /// connect and identify again.
+    pub fn invalidate_session(&self) {
+        self.lock().pending.push_back(Pending::InvalidSession);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until clients identified `count` times on the gateway.
+    pub async fn wait_identified(&self, limit: Duration, count: usize) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let notified = self.changed.notified();
+            let identifies = self.lock().identifies;
+            if identifies >= count {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("waited {limit:?} for {count} identifies, saw {identifies}");
+            }
+        }
+    }
+
+    /// The close codes the client sent on the gateway.
+    pub fn closes(&self) -> Vec<u16> {
+        self.lock().closes.clone()
+    }
+
+    /// Accepted requests that carry text but do not set `allowed_mentions` to parse
+    /// nothing: each of them could ping.
+    pub fn could_ping(&self) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| (200..300).contains(&c.status))
+            .filter(|c| {
+                let data = if c.path.starts_with("/interactions/") {
+                    &c.body["data"]
+                } else {
+                    &c.body
+                };
+                let carries_text = data["content"].as_str().is_some_and(|t| !t.is_empty())
+                    || data["embeds"].as_array().is_some_and(|e| !e.is_empty());
+                let parse = &data["allowed_mentions"]["parse"];
+                carries_text
+                    && !(parse.as_array().is_some_and(|p| p.is_empty())
+                        && data["allowed_mentions"]["replied_user"] != json!(true))
+            })
+            .collect()
+    }
+
     /// How many times the fake had to answer 429 because a limit was broken.
     pub fn limit_breaks(&self) -> usize {
         self.lock().limit_breaks
@@ -157,17 +242,52 @@ impl FakeDiscord {
     }
 
     fn dispatch(&self, interaction: Value) {
-        self.lock().pending.push_back(interaction);
+        {
+            let mut state = self.lock();
+            if let (Some(id), Some(token)) =
+                (interaction["id"].as_str(), interaction["token"].as_str())
+            {
+                let issued = Issued {
+                    token: token.to_string(),
+                    sent: None,
+                    answered: false,
+                };
+                state.interactions.insert(id.to_string(), issued);
+            }
+            state.pending.push_back(Pending::Interaction(interaction));
+        }
         self.changed.notify_waiters();
     }
 
     /// Injects a slash command; returns the interaction's id (its callback's path holds it).
     pub fn command(&self, invoker: &Invoker, name: &str, options: Value) -> String {
+        self.command_with(invoker, name, options, |_| {})
+    }
+
+    /// [`FakeDiscord::command`] with the interaction's JSON changed by `edit` first.
+    pub fn command_with(
+        &self,
+        invoker: &Invoker,
+        name: &str,
+        options: Value,
+        edit: impl FnOnce(&mut Value),
+    ) -> String {
         let id = self.new_id();
         let mut interaction = base_interaction(&id, 2, invoker);
         interaction["data"] = json!({
             "id": "600000000000000006", "name": name, "type": 1, "options": options,
         });
+        edit(&mut interaction);
+        self.dispatch(interaction);
+        id
+    }
+
+    /// Injects an interaction of another type (4: autocomplete, 5: modal submit) with
+    /// `data`; returns its id.
+    pub fn interaction(&self, invoker: &Invoker, kind: u8, data: Value) -> String {
+        let id = self.new_id();
+        let mut interaction = base_interaction(&id, kind, invoker);
+        interaction["data"] = data;
         self.dispatch(interaction);
         id
     }
@@ -198,12 +318,31 @@ impl FakeDiscord {
             .collect()
     }
 
-    /// The callback that answered interaction `id`, once there is one.
+    /// The callback that answered interaction `id`, once there is one; panics if the
+    /// fake refused it (too late, twice, or not a valid message).
     pub async fn reply_to(&self, limit: Duration, id: &str) -> Call {
         let prefix = format!("/interactions/{id}/");
-        self.wait_for(limit, 1, |c| c.path.starts_with(&prefix))
+        let call = self
+            .wait_for(limit, 1, |c| c.path.starts_with(&prefix))
             .await
-            .remove(0)
+            .remove(0);
+        assert_eq!(
+            call.status, 204,
+            "the callback was refused: {} {}",
+            call.answer, call.body
+        );
+        call
+    }
+
+    /// Every callback, follow-up and edit for interaction `id`, in order.
+    pub fn answers_to(&self, id: &str) -> Vec<Call> {
+        let token = format!("interaction-token-{id}");
+        self.calls()
+            .into_iter()
+            .filter(|c| {
+                c.path.starts_with(&format!("/interactions/{id}/")) || c.path.contains(&token)
+            })
+            .collect()
     }
 
     /// Waits until `count` calls satisfy `wanted`; panics with every call after `limit`.
@@ -296,6 +435,149 @@ fn respond((status, body, headers): &Answer) -> Response<Body> {
 
 /// An answer: status, JSON body, extra headers.
 type Answer = (u16, Value, Vec<(&'static str, String)>);
+
+fn chars(value: &Value) -> usize {
+    value.as_str().map_or(0, |t| t.chars().count())
+}
+
+/// What Discord would refuse in a message body (a channel message, an interaction's
+/// message, a follow-up or an edit), as its 400 answer. `edit`: an edit may change only
+/// some parts, so it may carry nothing.
+fn message_problem(body: &Value, edit: bool) -> Option<Answer> {
+    let invalid = |path: &str, why: &str| {
+        Some((
+            400,
+            json!({"message": "Invalid Form Body", "code": 50035,
+                   "errors": {path: {"_errors": [{"code": "BASE_TYPE_INVALID", "message": why}]}}}),
+            Vec::new(),
+        ))
+    };
+    if chars(&body["content"]) > 2000 {
+        return invalid("content", "Must be 2000 or fewer in length.");
+    }
+    let embeds = body["embeds"].as_array().cloned().unwrap_or_default();
+    if embeds.len() > 10 {
+        return invalid("embeds", "Must be 10 or fewer in length.");
+    }
+    let mut total = 0;
+    for (index, embed) in embeds.iter().enumerate() {
+        let at = |key: &str| format!("embeds.{index}.{key}");
+        for (key, max) in [("title", 256), ("description", 4096)] {
+            if chars(&embed[key]) > max {
+                return invalid(&at(key), &format!("Must be {max} or fewer in length."));
+            }
+            total += chars(&embed[key]);
+        }
+        if chars(&embed["footer"]["text"]) > 2048 || chars(&embed["author"]["name"]) > 256 {
+            return invalid(&at("footer"), "Too long.");
+        }
+        total += chars(&embed["footer"]["text"]) + chars(&embed["author"]["name"]);
+        if let Some(url) = embed["url"].as_str()
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return invalid(&at("url"), "Scheme must be one of ('http', 'https').");
+        }
+        let fields = embed["fields"].as_array().cloned().unwrap_or_default();
+        if fields.len() > 25 {
+            return invalid(&at("fields"), "Must be 25 or fewer in length.");
+        }
+        for field in &fields {
+            let (name, value) = (chars(&field["name"]), chars(&field["value"]));
+            if !(1..=256).contains(&name) || !(1..=1024).contains(&value) {
+                return invalid(&at("fields"), "A field's name is 1-256, its value 1-1024.");
+            }
+            total += name + value;
+        }
+        if [&embed["title"], &embed["description"]]
+            .iter()
+            .all(|v| chars(v) == 0)
+            && fields.is_empty()
+        {
+            return invalid(&at(""), "An embed needs a title, a description or a field.");
+        }
+    }
+    if total > 6000 {
+        return invalid("embeds", "Embed size exceeds maximum size of 6000");
+    }
+    let components = body["components"].as_array().is_some_and(|c| !c.is_empty());
+    if !edit && chars(&body["content"]) == 0 && embeds.is_empty() && !components {
+        return Some((
+            400,
+            json!({"message": "Cannot send an empty message", "code": 50006}),
+            Vec::new(),
+        ));
+    }
+    None
+}
+
+/// The answer to `POST /interactions/{id}/{token}/callback`, as Discord gives it.
+fn callback(state: &mut State, id: &str, token: &str, body: &Value) -> Answer {
+    let unknown = (
+        404,
+        json!({"message": "Unknown interaction", "code": 10062}),
+        Vec::new(),
+    );
+    let Some(issued) = state.interactions.get(id).cloned() else {
+        return unknown;
+    };
+    let late = issued
+        .sent
+        .is_none_or(|sent| sent.elapsed() > INTERACTION_DEADLINE);
+    if issued.token != token || late {
+        return unknown;
+    }
+    if issued.answered {
+        return (
+            400,
+            json!({"message": "Interaction has already been acknowledged.", "code": 40060}),
+            Vec::new(),
+        );
+    }
+    if let Some(failure) = state.callback_failures.pop_front() {
+        return (failure.status, failure.body, Vec::new());
+    }
+    // 4: a message, 5: deferred message, 6: deferred update, 7: update the message.
+    let kind = body["type"].as_u64().unwrap_or(0);
+    let problem = match kind {
+        4 => message_problem(&body["data"], false),
+        7 => message_problem(&body["data"], true),
+        5 | 6 => None,
+        _ => Some((
+            400,
+            json!({"message": "Invalid Form Body", "code": 50035}),
+            Vec::new(),
+        )),
+    };
+    if let Some(problem) = problem {
+        return problem;
+    }
+    if let Some(issued) = state.interactions.get_mut(id) {
+        issued.answered = true;
+    }
+    (204, Value::Null, Vec::new())
+}
+
+/// Follow-ups and edits of an interaction's answer: only with an answered interaction's
+/// token, on the application that answered it.
+fn webhook(state: &mut State, application: &str, token: &str, body: &Value, edit: bool) -> Answer {
+    let answered = state
+        .interactions
+        .values()
+        .any(|i| i.token == token && i.answered);
+    if application != APPLICATION_ID || !answered {
+        return (
+            404,
+            json!({"message": "Unknown Webhook", "code": 10015}),
+            Vec::new(),
+        );
+    }
+    if let Some(problem) = message_problem(body, edit) {
+        return problem;
+    }
+    state.next_id += 1;
+    let id = state.next_id.to_string();
+    ok(message_json(&id, "1", body))
+}
 
 fn ok(body: Value) -> Answer {
     (200, body, Vec::new())
@@ -396,6 +678,8 @@ fn answer(
                         .map(|h| ("retry-after", h.clone()))
                         .collect();
                     (failure.status, failure.body, headers)
+                } else if let Some(problem) = message_problem(&body, false) {
+                    problem
                 } else if let Some(refusal) = over_limit(&mut state, &channel) {
                     refusal
                 } else {
@@ -408,11 +692,14 @@ fn answer(
             ("GET", ["channels", channel]) => {
                 ok(json!({"id": channel, "type": 1, "recipients": [user_json("111", false)]}))
             }
-            ("POST", ["interactions", _, _, "callback"]) => (204, Value::Null, Vec::new()),
-            ("POST", ["webhooks", _, _]) | ("PATCH", ["webhooks", _, _, "messages", _]) => {
-                state.next_id += 1;
-                let id = state.next_id.to_string();
-                ok(message_json(&id, "1", &body))
+            ("POST", ["interactions", id, token, "callback"]) => {
+                callback(&mut state, id, token, &body)
+            }
+            ("POST", ["webhooks", application, token]) => {
+                webhook(&mut state, application, token, &body, false)
+            }
+            ("PATCH", ["webhooks", application, token, "messages", "@original"]) => {
+                webhook(&mut state, application, token, &body, true)
             }
             _ => (
                 404,
@@ -452,14 +739,25 @@ async fn session(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>, change
         if ready {
             let next = {
                 let mut state = state.lock().expect("state");
-                state.pending.pop_front().map(|d| {
-                    state.sequence += 1;
-                    (d, state.sequence)
-                })
+                match state.pending.pop_front() {
+                    Some(Pending::Interaction(interaction)) => {
+                        state.sequence += 1;
+                        let id = interaction["id"].as_str().unwrap_or_default().to_string();
+                        if let Some(issued) = state.interactions.get_mut(&id) {
+                            issued.sent = Some(Instant::now());
+                        }
+                        Some(
+                            json!({"op": 0, "t": "INTERACTION_CREATE", "s": state.sequence, "d": interaction}),
+                        )
+                    }
+                    Some(Pending::InvalidSession) => {
+                        ready = false;
+                        Some(json!({"op": 9, "d": false, "s": null, "t": null}))
+                    }
+                    None => None,
+                }
             };
-            if let Some((interaction, sequence)) = next {
-                let frame =
-                    json!({"op": 0, "t": "INTERACTION_CREATE", "s": sequence, "d": interaction});
+            if let Some(frame) = next {
                 if sink.send(Frame::Text(frame.to_string())).await.is_err() {
                     return;
                 }
@@ -471,7 +769,10 @@ async fn session(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>, change
                 let Some(Ok(frame)) = frame else { return };
                 let payload: Value = match &frame {
                     Frame::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
-                    Frame::Close(_) => {
+                    Frame::Close(close) => {
+                        let code = close.as_ref().map_or(1005, |c| u16::from(c.code));
+                        state.lock().expect("state").closes.push(code);
+                        changed.notify_waiters();
                         // Answer the close, as Discord does, so the client ends cleanly.
                         let _ = sink.close().await;
                         return;
@@ -488,6 +789,7 @@ async fn session(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>, change
                     Some(2) => {
                         let sequence = {
                             let mut state = state.lock().expect("state");
+                            state.identifies += 1;
                             state.sequence += 1;
                             state.sequence
                         };
