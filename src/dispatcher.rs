@@ -15,6 +15,10 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// Where the loop reads the time: the wall clock in service, a clock driven by tokio's
+/// paused time in tests (so a digest due tomorrow at 08:00 can be waited for at once).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
 /// A transient error is retried this many times before the delivery is a dead letter.
 pub const MAX_ATTEMPTS: u32 = 8;
 /// With nothing queued, look again at least this often (a wake-up may come sooner).
@@ -113,7 +117,7 @@ async fn send_and_record(
     let answered = now + to_chrono(started.elapsed());
     let messages = group.deliveries.len();
     match result {
-        Ok(receipt) => record_success(store, &group, receipt)
+        Ok(receipt) => record_success(store, &group, receipt, answered)
             .await
             .map(|()| Sent::Delivered(messages)),
         Err(error) => record_failure(store, group.deliveries, error, answered)
@@ -128,10 +132,13 @@ async fn send_and_record(
     }
 }
 
-async fn record_success(store: &Store, group: &Group, receipt: Receipt) -> Result<(), StoreError> {
-    store
-        .complete_deliveries(&group.deliveries, Utc::now())
-        .await?;
+async fn record_success(
+    store: &Store,
+    group: &Group,
+    receipt: Receipt,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    store.complete_deliveries(&group.deliveries, at).await?;
     let first = &group.deliveries[0];
     tracing::debug!(chat = %first.chat, deliveries = group.deliveries.len(), kind = ?group.kind, "delivered");
     // Follow-ups about this event reply to the chat's first alert message.
@@ -260,6 +267,18 @@ pub async fn run(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
+    run_with_clock(store, notifier, params, wake, shutdown, Arc::new(Utc::now)).await
+}
+
+/// [`run`] reading the time from `clock`.
+pub async fn run_with_clock(
+    store: Store,
+    notifier: Arc<dyn Notifier>,
+    params: DispatchParams,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+    clock: Clock,
+) {
     let platform: Platform = notifier.platform();
     tracing::info!(platform = platform.as_str(), "dispatcher started");
     let mut in_flight = futures_util::stream::FuturesUnordered::new();
@@ -275,12 +294,13 @@ pub async fn run(
                 params,
                 params.max_in_flight - in_flight.len(),
                 &busy,
+                clock(),
             )
             .await
             {
                 Ok((groups, next)) => {
                     if let Some(at) = next {
-                        wait = (at - Utc::now())
+                        wait = (at - clock())
                             .to_std()
                             .unwrap_or(Duration::ZERO)
                             .min(IDLE_RECHECK);
@@ -289,12 +309,10 @@ pub async fn run(
                         busy.insert(group.deliveries[0].chat.clone());
                         let notifier = notifier.as_ref();
                         let store = &store;
+                        let now = clock();
                         in_flight.push(async move {
                             let chat = group.deliveries[0].chat.clone();
-                            (
-                                chat,
-                                send_and_record(store, notifier, group, Utc::now()).await,
-                            )
+                            (chat, send_and_record(store, notifier, group, now).await)
                         });
                     }
                 }
@@ -362,8 +380,9 @@ async fn next_groups(
     params: DispatchParams,
     slots: usize,
     busy: &HashSet<ChatRef>,
+    now: DateTime<Utc>,
 ) -> Result<(Vec<Group>, Option<DateTime<Utc>>), StoreError> {
-    let (fresh, next, _) = due_unsent(store, platform, Utc::now(), slots, busy).await?;
+    let (fresh, next, _) = due_unsent(store, platform, now, slots, busy).await?;
     Ok((delivery::plan(fresh, slots, params.burst_min), next))
 }
 

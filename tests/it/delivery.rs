@@ -1,6 +1,7 @@
 //! Delivery rules through the library: a real sled store on a temporary directory, the
 //! real dispatcher and poller, and a scripted notifier behind the `Notifier` seam that
-//! answers as a platform would. Time is passed as `now`, never slept.
+//! answers as a platform would. Time is passed as `now`, never slept; the running loop is
+//! driven by tokio's paused clock.
 
 use chipwatch::config::Config;
 use chipwatch::delivery::{Group, GroupKind};
@@ -14,7 +15,7 @@ use chipwatch::store::{PollCommit, Store};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const PARAMS: DispatchParams = DispatchParams {
@@ -435,6 +436,83 @@ async fn digest_subscribers_get_one_message_at_their_local_time_unless_a_topic_b
         .expect("round");
     assert_eq!((round.delivered, round.messages), (1, 1));
     assert_eq!(notifier.sent().last().map(|s| s.0), Some(GroupKind::Digest));
+}
+
+/// Records the clock's time at each send and wakes the test.
+struct Timed {
+    clock: dispatcher::Clock,
+    sent: Mutex<Vec<(DateTime<Utc>, GroupKind)>>,
+    signal: tokio::sync::Notify,
+}
+
+impl Notifier for Timed {
+    fn platform(&self) -> Platform {
+        Platform::Telegram
+    }
+    fn send<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, Result<Receipt, SendError>> {
+        self.sent
+            .lock()
+            .expect("sent")
+            .push(((self.clock)(), group.kind));
+        self.signal.notify_one();
+        Box::pin(async { Ok(Receipt::default()) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_running_loop_sends_a_digest_at_its_time_and_not_before() {
+    let (_dir, store) = temp_store();
+    // The loop's clock: 10:05 in Rome when the test starts, moving with tokio's paused time.
+    let start = tokio::time::Instant::now();
+    let base = at("2026-11-29T09:05:00Z");
+    let clock: dispatcher::Clock =
+        Arc::new(move || base + chrono::Duration::from_std(start.elapsed()).expect("elapsed fits"));
+    let due = at("2026-11-30T07:00:00Z");
+    let mut held = Delivery::new(chat(7), alert(1), None, DeliveryKind::Alert, base);
+    held.digest = true;
+    held.not_before = Some(due);
+    let soon = Delivery::new(chat(8), alert(2), None, DeliveryKind::Alert, base);
+    store
+        .commit_poll(PollCommit {
+            deliveries: vec![held, soon],
+            ..PollCommit::default()
+        })
+        .await
+        .expect("queue");
+    let notifier = Arc::new(Timed {
+        clock: clock.clone(),
+        sent: Mutex::default(),
+        signal: tokio::sync::Notify::new(),
+    });
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(dispatcher::run_with_clock(
+        store.clone(),
+        notifier.clone(),
+        PARAMS,
+        Arc::new(tokio::sync::Notify::new()),
+        shutdown.clone(),
+        clock,
+    ));
+    // Bounded in virtual time: two days, far more than the 22 hours the digest waits.
+    let waited = tokio::time::timeout(Duration::from_secs(2 * 24 * 3600), async {
+        while notifier.sent.lock().expect("sent").len() < 2 {
+            notifier.signal.notified().await;
+        }
+    })
+    .await;
+    shutdown.cancel();
+    running.await.expect("the loop stops");
+    assert!(waited.is_ok(), "the digest never went: {:?}", notifier.sent);
+    let sent = notifier.sent.lock().expect("sent").clone();
+    // The instant alert at once; the digest at 08:00 Rome, to the second, not before.
+    assert_eq!(sent[0], (base, GroupKind::Single));
+    assert_eq!(sent[1].1, GroupKind::Digest);
+    assert!(
+        sent[1].0 >= due && sent[1].0 - due < chrono::Duration::seconds(1),
+        "digest sent at {}",
+        sent[1].0
+    );
+    assert_eq!(store.outbox_stats().pending, 0);
 }
 
 #[tokio::test]
