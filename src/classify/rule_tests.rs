@@ -378,3 +378,62 @@ fn hostile_input_never_panics() {
         "the capped text is still classified"
     );
 }
+
+/// Headlines the shipped rules once got wrong, with the exact topics they must get: each
+/// row is a regression a rule change must not bring back.
+#[test]
+fn shipped_rules_keep_their_fixed_readings() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/topics.toml"))
+        .expect("config/topics.toml is readable");
+    let rules = Rules::from_toml(&text).expect("config/topics.toml is valid");
+    let cases: &[(&str, &str, &[&str])] = &[
+        // A model released is not a licence issued (the offline fixture's third story).
+        (
+            "IA, la Cina punta sull’apertura: Huawei rende open source CANN, Xiaomi rilascia MiDashengLM-7B",
+            "",
+            &["open_source_ai"],
+        ),
+        (
+            "",
+            "Il Dipartimento del Commercio ha iniziato a rilasciare le licenze per l’H20",
+            &["approval"],
+        ),
+        // What eases the curbs is the second clause, not the rule before the comma.
+        (
+            "US scraps AI diffusion rule, eases chip export curbs",
+            "",
+            &["approval"],
+        ),
+        // "conti" (accounts) must not find "contenenti".
+        (
+            "Singapore, tre persone accusate di frode per server con GPU finiti in Cina",
+            "Gli inquirenti ritengono che i server, contenenti chip NVIDIA, siano stati dirottati.",
+            &["export_ban"],
+        ),
+        // Mineral controls are rare_earths, not chip export bans or approvals.
+        (
+            "China suspends rare earth export controls for one year",
+            "",
+            &["rare_earths"],
+        ),
+        // A deliberation is not a decision.
+        (
+            "US weighing broader curbs on chipmaking tool sales to China",
+            "",
+            &[],
+        ),
+        // "Bando" as a call for funding.
+        (
+            "Microelettronica, al via il bando del Mimit per la ricerca sui chip",
+            "",
+            &[],
+        ),
+    ];
+    for (title, text, expect) in cases {
+        assert_eq!(
+            topics_of(&rules, title, text, None),
+            *expect,
+            "{title:?} {text:?}"
+        );
+    }
+}
