@@ -94,6 +94,7 @@ struct RawEvents {
     window: Duration,
     min_score: f32,
     entity_weight: f32,
+    concept_weight: f32,
     opposed_topics: Vec<[String; 2]>,
     #[serde(with = "humantime_serde")]
     follow_up_interval: Duration,
@@ -106,6 +107,7 @@ impl Default for RawEvents {
             window: params.window,
             min_score: params.min_score,
             entity_weight: params.entity_weight,
+            concept_weight: params.concept_weight,
             opposed_topics: params
                 .opposed_topics
                 .iter()
@@ -544,6 +546,12 @@ fn validate(
             "must be between 0 and 100".into(),
         );
     }
+    if !(0.0..=100.0).contains(&raw.events.concept_weight) {
+        problem(
+            "events.concept_weight".into(),
+            "must be between 0 and 100".into(),
+        );
+    }
     let mut opposed_topics = Vec::new();
     for (index, [a, b]) in raw.events.opposed_topics.iter().enumerate() {
         match (TopicId::parse(a), TopicId::parse(b)) {
@@ -685,6 +693,7 @@ fn validate(
                 window: raw.events.window,
                 min_score: raw.events.min_score,
                 entity_weight: raw.events.entity_weight,
+                concept_weight: raw.events.concept_weight,
                 opposed_topics,
             },
             follow_up_interval: raw.events.follow_up_interval,

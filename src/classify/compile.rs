@@ -399,7 +399,25 @@ impl Compiler {
             .iter()
             .map(topic_info)
             .collect::<Result<Vec<_>, _>>()?;
+        // The named groups, in name order, and for each term the ones it belongs to as a
+        // bitset row (`concept_words` words per term).
+        let mut concept_names: Vec<&String> = self.named.keys().collect();
+        concept_names.sort();
+        let concept_words = concept_names.len().div_ceil(64).max(1);
+        let mut term_concepts = vec![0u64; concept_words * term_count];
+        for (index, name) in concept_names.iter().enumerate() {
+            for &term in &self.named[*name] {
+                term_concepts[term as usize * concept_words + index / 64] |= 1 << (index % 64);
+            }
+        }
+        let concept_names = concept_names
+            .into_iter()
+            .map(|name| std::sync::Arc::from(name.as_str()))
+            .collect();
         Ok(Rules {
+            concept_names,
+            concept_words,
+            term_concepts,
             info,
             vocabulary: self.vocabulary.build()?,
             groups: GroupTable::new(&self.groups, term_count),

@@ -7,19 +7,30 @@ use super::matcher::TermHit;
 use super::normalize::Folded;
 use crate::domain::{Entity, EntityKind};
 
-pub(crate) fn extract(rules: &Rules, folded: &Folded, hits: &[TermHit]) -> Vec<Entity> {
-    let named: Vec<(TermHit, u32)> = hits
+/// `named` is scratch space, reused from one item to the next.
+pub(crate) fn extract(
+    rules: &Rules,
+    folded: &Folded,
+    hits: &[TermHit],
+    named: &mut Vec<(TermHit, u32)>,
+) -> Vec<Entity> {
+    named.clear();
+    named.extend(hits.iter().flat_map(|hit| {
+        rules.term_entities[hit.term as usize]
+            .iter()
+            .map(move |&e| (*hit, e))
+    }));
+    // Each entity once, before cloning its name: most items name a company several times.
+    let mut kept: Vec<u32> = named
         .iter()
-        .flat_map(|hit| {
-            rules.term_entities[hit.term as usize]
-                .iter()
-                .map(move |&e| (*hit, e))
-        })
+        .filter(|(hit, entity)| !inside_longer(named, *hit, *entity, rules))
+        .map(|&(_, entity)| entity)
         .collect();
-    let mut entities: Vec<Entity> = named
-        .iter()
-        .filter(|(hit, entity)| !inside_longer(&named, *hit, *entity, rules))
-        .map(|(_, entity)| rules.entities[*entity as usize].clone())
+    kept.sort_unstable();
+    kept.dedup();
+    let mut entities: Vec<Entity> = kept
+        .into_iter()
+        .map(|entity| rules.entities[entity as usize].clone())
         .collect();
     for &word in &folded.eccn_words {
         let code = folded.word(word as usize).to_ascii_uppercase();

@@ -44,6 +44,12 @@ pub struct Rules {
     entities: Vec<Entity>,
     /// For each term, the entities it is an alias of.
     term_entities: Vec<Vec<u32>>,
+    /// The named groups of `topics.toml`, sorted: the concepts an item can use.
+    concept_names: Vec<std::sync::Arc<str>>,
+    /// u64 words per term in `term_concepts`.
+    concept_words: usize,
+    /// For each term, the concepts it belongs to: bit `i` is `concept_names[i]`.
+    term_concepts: Vec<u64>,
     title_boost: f32,
 }
 
@@ -95,6 +101,7 @@ struct Scratch {
     find: FindScratch,
     hits: Vec<TermHit>,
     score: ScoreScratch,
+    named: Vec<(TermHit, u32)>,
 }
 
 thread_local! {
@@ -131,12 +138,53 @@ fn classify_with(rules: &Rules, item: &ItemText<'_>, scratch: &mut Scratch) -> C
     };
     let mut why = Vec::new();
     let topics = score::evaluate(rules, &scored, &mut scratch.score, &mut why);
-    let entities = entities::extract(rules, &scratch.folded, &scratch.hits);
+    let entities = entities::extract(rules, &scratch.folded, &scratch.hits, &mut scratch.named);
+    // Concepts serve event grouping, which only ever sees relevant items.
+    let concepts = if topics.is_empty() {
+        Vec::new()
+    } else {
+        concepts(rules, &scratch.hits)
+    };
     Classification {
         topics,
         entities,
         why,
+        concepts,
     }
+}
+
+/// The named groups the item's terms belong to, in name order: the terms' bitset rows
+/// OR-ed together, then read off bit by bit.
+fn concepts(rules: &Rules, hits: &[TermHit]) -> Vec<std::sync::Arc<str>> {
+    let words = rules.concept_words;
+    let mut used = [0u64; 4];
+    let mut wide = Vec::new();
+    let used: &mut [u64] = if words <= used.len() {
+        &mut used[..words]
+    } else {
+        wide.resize(words, 0);
+        &mut wide
+    };
+    for hit in hits {
+        let row = hit.term as usize * words;
+        if let Some(bits) = rules.term_concepts.get(row..row + words) {
+            for (acc, bits) in used.iter_mut().zip(bits) {
+                *acc |= bits;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (word, &bits) in used.iter().enumerate() {
+        let mut bits = bits;
+        while bits != 0 {
+            let index = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(name) = rules.concept_names.get(index) {
+                out.push(name.clone());
+            }
+        }
+    }
+    out
 }
 
 fn truncate(text: &str) -> &str {

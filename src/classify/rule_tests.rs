@@ -428,6 +428,27 @@ fn shipped_rules_keep_their_fixed_readings() {
             "",
             &[],
         ),
+        // A share of the sales for the licences is an approval with conditions.
+        (
+            "Nvidia e Amd, il 15% dei ricavi cinesi andrà a Washington",
+            "I due produttori verseranno il 15% di quanto incasseranno vendendo in Cina i chip H20, in cambio delle licenze di esportazione.",
+            &["approval"],
+        ),
+        // Told to cancel orders: a China-side ban.
+        (
+            "Beijing orders firms to cancel RTX Pro 6000D orders",
+            "",
+            &["export_ban"],
+        ),
+        ("Trump slaps 25% levy on AI accelerators", "", &["tariffs"]),
+        // A competition case names violations, but it is not export control.
+        ("Antitrust, per Pechino Nvidia ha violato la legge", "", &[]),
+        // A framework that "allows" programming chips grants nothing.
+        (
+            "",
+            "Il framework che permette di programmare gli acceleratori Ascend diventerà open source",
+            &["open_source_ai"],
+        ),
     ];
     for (title, text, expect) in cases {
         assert_eq!(
@@ -436,4 +457,25 @@ fn shipped_rules_keep_their_fixed_readings() {
             "{title:?} {text:?}"
         );
     }
+}
+
+#[test]
+fn relevant_items_carry_the_concepts_they_used() {
+    let rules = Rules::from_toml(SMALL_RULES).expect("the small rules compile");
+    let classify_text = |text: &str| {
+        classify(
+            &rules,
+            &ItemText {
+                title: "",
+                text,
+                lang: Some(Lang::It),
+            },
+        )
+    };
+    let relevant = classify_text("divieto sul chip H20");
+    let names: Vec<&str> = relevant.concepts.iter().map(|c| &**c).collect();
+    assert_eq!(names, ["ban_words", "chip"]);
+    // An item no topic is about is never grouped: it gets no concepts.
+    let irrelevant = classify_text("il chip H20");
+    assert!(irrelevant.topics.is_empty() && irrelevant.concepts.is_empty());
 }

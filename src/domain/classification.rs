@@ -34,6 +34,12 @@ pub struct Classification {
     pub entities: Vec<Entity>,
     /// Human-readable reasons, e.g. `export_ban: "divieto di esportazione" (+3.0)`.
     pub why: Vec<String>,
+    /// The named word groups of the rules (`restrict`, `licence`, `trade`, …) that the item
+    /// used, sorted: what it says in words of no language, so an Italian and an English
+    /// report of one story can be told alike. Only for relevant items.
+    /// Shared with the compiled rules (`Arc<str>`): naming them costs no allocation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concepts: Vec<std::sync::Arc<str>>,
 }
 
 impl Classification {

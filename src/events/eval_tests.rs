@@ -5,8 +5,12 @@
 //! in one event that share a gold story, recall the share of same-story pairs put in one
 //! event. An irrelevant item is an event of its own.
 //!
-//! The fixtures were written before the grouping was tuned; `heldout.jsonl` was not looked
-//! at while tuning. Floors sit just under what the grouping reaches (see README).
+//! Tuned on: `dev.jsonl`, `heldout.jsonl` (its errors have been studied) and `tune.jsonl`.
+//! Blind: `blind.jsonl`, written by someone who had not read the code, committed before the
+//! grouping it measures, never tuned on; its events are not printed. Besides the pairwise
+//! scores over all items, each set reports them over the items the classifier finds
+//! relevant ("relevant only"): what the grouping itself does with what it is given.
+//! Floors sit just under what the grouping reaches (see README).
 
 use super::{Batch, EventParams, processing_order};
 use crate::classify::{self, ItemText, Rules};
@@ -120,15 +124,29 @@ fn pair_scores(predicted: &[Option<String>], gold: &[&str]) -> PairScores {
     }
 }
 
-/// Groups a fixture, prints each event and the scores (seen with `--nocapture`).
-fn evaluate(name: &str) -> PairScores {
+/// Groups a fixture, prints each event (unless `blind`) and the scores (seen with
+/// `--nocapture`); returns the scores over all items and over the relevant ones.
+fn evaluate(name: &str, blind: bool) -> (PairScores, PairScores) {
     let rows = load(name);
     let predicted = group(&rows, &EventParams::default());
     let gold: Vec<&str> = rows.iter().map(|row| row.story.as_str()).collect();
     let scores = pair_scores(&predicted, &gold);
+    let relevant: Vec<usize> = (0..rows.len())
+        .filter(|&i| predicted[i].is_some())
+        .collect();
+    let relevant_scores = pair_scores(
+        &relevant
+            .iter()
+            .map(|&i| predicted[i].clone())
+            .collect::<Vec<_>>(),
+        &relevant.iter().map(|&i| gold[i]).collect::<Vec<_>>(),
+    );
     let mut events: Vec<&str> = predicted.iter().flatten().map(String::as_str).collect();
     events.sort_unstable();
     events.dedup();
+    if blind {
+        events.clear();
+    }
     for event in events {
         let members: Vec<String> = rows
             .iter()
@@ -144,14 +162,20 @@ fn evaluate(name: &str) -> PairScores {
         .filter(|(_, e)| e.is_none())
         .map(|(row, _)| row.id.as_str())
         .collect();
-    println!("{name} irrelevant: {}", unplaced.join(" "));
+    if !blind {
+        println!("{name} irrelevant: {}", unplaced.join(" "));
+    }
     println!(
-        "{name}: {} items, pairwise precision {:.3}, recall {:.3}",
+        "{name}: {} items, pairwise precision {:.3}, recall {:.3}; relevant only ({} items) \
+         precision {:.3}, recall {:.3}",
         rows.len(),
         scores.precision,
-        scores.recall
+        scores.recall,
+        relevant.len(),
+        relevant_scores.precision,
+        relevant_scores.recall
     );
-    scores
+    (scores, relevant_scores)
 }
 
 #[test]
@@ -168,16 +192,35 @@ fn pair_scores_count_pairs() {
 
 #[test]
 fn grouping_of_the_development_fixture_meets_its_floors() {
-    // Reached: precision 1.000, recall 0.833 (57 items, 10 stories, 8 distractors).
-    let scores = evaluate("dev.jsonl");
-    assert!(scores.precision >= 0.95, "precision {scores:?}");
-    assert!(scores.recall >= 0.80, "recall {scores:?}");
+    // Reached: precision 1.000, recall 0.927 (57 items, 10 stories, 8 distractors).
+    let (scores, _) = evaluate("dev.jsonl", false);
+    assert!(scores.precision >= 0.97, "precision {scores:?}");
+    assert!(scores.recall >= 0.90, "recall {scores:?}");
 }
 
 #[test]
 fn grouping_of_the_held_out_fixture_meets_its_floors() {
-    // Reached: precision 0.840, recall 0.656 (22 items, 4 stories, 4 distractors).
-    let scores = evaluate("heldout.jsonl");
-    assert!(scores.precision >= 0.80, "precision {scores:?}");
-    assert!(scores.recall >= 0.60, "recall {scores:?}");
+    // Reached: precision 0.862, recall 0.781 (22 items, 4 stories, 4 distractors).
+    let (scores, _) = evaluate("heldout.jsonl", false);
+    assert!(scores.precision >= 0.84, "precision {scores:?}");
+    assert!(scores.recall >= 0.75, "recall {scores:?}");
+}
+
+#[test]
+fn grouping_of_the_tuning_fixture_meets_its_floors() {
+    // Reached: precision 1.000, recall 0.577; relevant only 1.000 and 0.811 (75 items, 12
+    // stories, 20 distractors; three stories are of no topic, so recall over all items is
+    // capped).
+    let (scores, relevant) = evaluate("tune.jsonl", false);
+    assert!(scores.precision >= 0.97, "precision {scores:?}");
+    assert!(relevant.recall >= 0.78, "recall {relevant:?}");
+}
+
+#[test]
+fn grouping_of_the_blind_fixture_meets_its_floors() {
+    // Reached: precision 0.935, recall 0.302; relevant only 0.935 and 0.453 (72 items, 12
+    // stories, 18 distractors). Before concepts and numbers: precision 1.000, recall 0.240.
+    let (scores, relevant) = evaluate("blind.jsonl", true);
+    assert!(scores.precision >= 0.90, "precision {scores:?}");
+    assert!(relevant.recall >= 0.42, "recall {relevant:?}");
 }

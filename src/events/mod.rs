@@ -12,9 +12,13 @@
 //!    (see [`topics`]).
 //! 3. **Content**: the weighted Jaccard similarity of its features with those of one of the
 //!    event's items reaches `min_score`. Features are the stemmed, accent-folded significant
-//!    words of title and lead (weight 1) and the key entities — chips, companies,
-//!    authorities, legal instruments — (weight `entity_weight` each): entities are what
-//!    makes a story specific, and the one thing an English and an Italian report share.
+//!    words of title and lead (weight 1), the countries (weight 1), the key entities —
+//!    chips, companies, authorities, legal instruments — (weight `entity_weight` each):
+//!    entities are what makes a story specific; and the concepts the classifier found
+//!    (its named word groups: `restrict`, `licence`, `trade`, … — weight
+//!    `concept_weight` each), which an English and an Italian report of one story share
+//!    where their words do not ("require permits for exports" ~ "impone permessi per
+//!    l'export").
 //!
 //! Comparing with each item of the event (the best one counts) rather than with their
 //! union keeps a large event from diluting the score of a new report.
@@ -46,6 +50,8 @@ pub struct EventParams {
     pub min_score: f32,
     /// How many words one shared key entity is worth.
     pub entity_weight: f32,
+    /// How many words one shared concept (a named word group of the rules) is worth.
+    pub concept_weight: f32,
     /// Pairs of topics that are opposite developments of a story.
     pub opposed_topics: Vec<(TopicId, TopicId)>,
 }
@@ -54,8 +60,9 @@ impl Default for EventParams {
     fn default() -> Self {
         Self {
             window: Duration::from_secs(72 * 3600),
-            min_score: 0.2,
-            entity_weight: 4.0,
+            min_score: 0.18,
+            entity_weight: 6.0,
+            concept_weight: 1.5,
             opposed_topics: topics::default_opposed(),
         }
     }
@@ -72,6 +79,10 @@ pub struct ItemFeatures {
     /// US, but they tie an English report to an Italian one ("Dutch", "l'Aja").
     pub places: BTreeSet<String>,
     pub tokens: BTreeSet<String>,
+    /// The classifier's concepts (see `Classification::concepts`).
+    pub concepts: BTreeSet<String>,
+    /// The item's language: concepts count only between reports in different languages.
+    pub lang: Lang,
     pub time: DateTime<Utc>,
 }
 
@@ -82,6 +93,8 @@ const LEAD_CHARS: usize = 400;
 /// alphanumerics, so a marked name never equals a word (nor a search query's word).
 const ENTITY_MARK: char = '#';
 const PLACE_MARK: char = '@';
+const CONCEPT_MARK: char = '%';
+const LANG_MARK: char = '~';
 
 pub fn features(item: &Item, classification: &Classification) -> ItemFeatures {
     let lead: String = item.summary.chars().take(LEAD_CHARS).collect();
@@ -113,40 +126,74 @@ pub fn features(item: &Item, classification: &Classification) -> ItemFeatures {
             .map(|e| e.name.clone())
             .collect(),
         tokens: significant_tokens(&text, item.lang),
+        concepts: classification
+            .concepts
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        lang: item.lang,
         time: item.time(),
     }
 }
 
-/// Stemmed words that carry meaning: stop words and very short words dropped.
+/// Stemmed words that carry meaning: stop words and very short words dropped, but numbers
+/// of two digits or more kept ("15%", "15 per cento", "15 per cent" all say 15): a figure is
+/// what an English and an Italian report of one story most often share.
 pub fn significant_tokens(text: &str, lang: Lang) -> BTreeSet<String> {
     classify::stems(text, lang)
         .into_iter()
-        .filter(|t| t.chars().count() >= 3 && !classify::is_stop_word(t))
+        .filter(|t| {
+            let number = t.len() >= 2 && t.bytes().all(|b| b.is_ascii_digit());
+            number || (t.chars().count() >= 3 && !classify::is_stop_word(t))
+        })
         .collect()
 }
 
 /// Weighted Jaccard of an item's features with one source's stored tokens (words, places
 /// and key entities, see [`source_tokens`]): the weight shared over the weight of the union.
-fn weighted_jaccard(features: &ItemFeatures, source: &EventSource, entity_weight: f32) -> f32 {
-    // (in the source, shared with the item) for words, places and key entities.
-    let mut counts = [(0usize, 0usize); 3];
+fn weighted_jaccard(features: &ItemFeatures, source: &EventSource, params: &EventParams) -> f32 {
+    // (in the source, shared with the item) for words, places, key entities and concepts.
+    let mut counts = [(0usize, 0usize); 4];
+    let mut source_has_concepts = false;
+    // Concepts stand in for words across languages only: two reports in one language
+    // share words where they share meaning, and concepts shared by every story of a
+    // kind ("suspends a rule") would only blur different stories together.
+    let same_lang = source
+        .tokens
+        .iter()
+        .find_map(|t| t.strip_prefix(LANG_MARK))
+        .is_none_or(|lang| lang == features.lang.as_str());
     for token in &source.tokens {
+        if token.starts_with(LANG_MARK) || (same_lang && token.starts_with(CONCEPT_MARK)) {
+            continue;
+        }
         let (slot, shared) = if let Some(name) = token.strip_prefix(ENTITY_MARK) {
             (2, features.key_entities.contains(name))
         } else if let Some(name) = token.strip_prefix(PLACE_MARK) {
             (1, features.places.contains(name))
+        } else if let Some(name) = token.strip_prefix(CONCEPT_MARK) {
+            source_has_concepts = true;
+            (3, features.concepts.contains(name))
         } else {
             (0, features.tokens.contains(token))
         };
         counts[slot].0 += 1;
         counts[slot].1 += usize::from(shared);
     }
+    // A source stored before concepts existed has none: it is compared on the rest alone
+    // rather than made to look unlike every new item.
+    let item_concepts = if source_has_concepts && !same_lang {
+        features.concepts.len()
+    } else {
+        0
+    };
     let item_sizes = [
         features.tokens.len(),
         features.places.len(),
         features.key_entities.len(),
+        item_concepts,
     ];
-    let weights = [1.0, 1.0, entity_weight];
+    let weights = [1.0, 1.0, params.entity_weight, params.concept_weight];
     let (mut shared, mut union) = (0.0, 0.0);
     for ((&(in_source, in_both), item_size), weight) in counts.iter().zip(item_sizes).zip(weights) {
         shared += weight * in_both as f32;
@@ -175,7 +222,7 @@ pub fn similarity(event: &Event, features: &ItemFeatures, params: &EventParams) 
     event
         .sources
         .iter()
-        .map(|source| weighted_jaccard(features, source, params.entity_weight))
+        .map(|source| weighted_jaccard(features, source, params))
         .fold(0.0, f32::max)
 }
 
@@ -199,20 +246,27 @@ pub fn best_match<'a>(
         .map(|(event, _)| *event)
 }
 
-/// What a source keeps to be matched later: its words, then its places and key entities
-/// marked so that they cannot be mistaken for words.
+/// What a source keeps to be matched later: its words, then its places, key entities and
+/// concepts marked so that they cannot be mistaken for words.
 fn source_tokens(features: &ItemFeatures) -> Vec<String> {
     let places = features.places.iter().map(|p| format!("{PLACE_MARK}{p}"));
     let entities = features
         .key_entities
         .iter()
         .map(|e| format!("{ENTITY_MARK}{e}"));
+    let concepts = features
+        .concepts
+        .iter()
+        .map(|c| format!("{CONCEPT_MARK}{c}"));
+    let lang = std::iter::once(format!("{LANG_MARK}{}", features.lang.as_str()));
     features
         .tokens
         .iter()
         .cloned()
         .chain(places)
         .chain(entities)
+        .chain(concepts)
+        .chain(lang)
         .collect()
 }
 

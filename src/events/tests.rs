@@ -52,6 +52,7 @@ fn report(
             })
             .collect(),
         why: Vec::new(),
+        concepts: vec![],
     };
     (item, classification)
 }
@@ -221,10 +222,11 @@ fn weighted_jaccard_counts_entities_as_several_words() {
     let (item, classification) = report("b", 0, "alfa gamma", &["approval"], &["H20"]);
     let other = features(&item, &classification);
     let event = new_event(&item, &classification, &other, |_| false);
-    let weight = 4.0;
+    let params = EventParams::default();
+    let weight = params.entity_weight;
     // Shared: alfa (1) + H20 (4); union: alfa, beta, gamma (3) + H20 (4).
     let expect = (1.0 + weight) / (3.0 + weight);
-    assert!((weighted_jaccard(&one, &event.sources[0], weight) - expect).abs() < 1e-6);
+    assert!((weighted_jaccard(&one, &event.sources[0], &params) - expect).abs() < 1e-6);
 }
 
 #[test]
@@ -240,4 +242,39 @@ fn undated_items_take_their_neighbours_time_and_keep_their_place() {
         vec![(0, DateTime::UNIX_EPOCH), (1, DateTime::UNIX_EPOCH)]
     );
     assert!(processing_order(&[]).is_empty());
+}
+
+#[test]
+fn concepts_count_between_languages_only_and_numbers_are_words() {
+    let with_concepts = |id: &str, title: &str, lang: Lang, concepts: &[&str]| {
+        let (mut item, mut classification) = report(id, 0, title, &["export_ban"], &[]);
+        item.lang = lang;
+        classification.concepts = concepts.iter().map(|c| std::sync::Arc::from(*c)).collect();
+        (item, classification)
+    };
+    let concepts = ["licence", "obligation", "trade"];
+    let params = EventParams::default();
+    // An Italian and an English report with no word in common: the shared concepts and the
+    // shared figure are what ties them.
+    let (item, classification) =
+        with_concepts("it", "Malesia impone permessi: 15", Lang::It, &concepts);
+    let italian = features(&item, &classification);
+    assert!(italian.tokens.contains("15"), "{:?}", italian.tokens);
+    let event = new_event(&item, &classification, &italian, |_| false);
+    let (item, classification) =
+        with_concepts("en", "Malaysia requires permits: 15", Lang::En, &concepts);
+    let english = features(&item, &classification);
+    let across = weighted_jaccard(&english, &event.sources[0], &params);
+    // Four words each, "15" shared (1 of 7); three concepts shared of three.
+    let w = params.concept_weight;
+    assert!(
+        (across - (1.0 + 3.0 * w) / (7.0 + 3.0 * w)).abs() < 1e-6,
+        "{across}"
+    );
+    // The same concepts in two Italian reports count for nothing: only their words do.
+    let (item, classification) =
+        with_concepts("it2", "Germania vieta vendite: 15", Lang::It, &concepts);
+    let other_italian = features(&item, &classification);
+    let within = weighted_jaccard(&other_italian, &event.sources[0], &params);
+    assert!((within - 1.0 / 7.0).abs() < 1e-6, "{within}");
 }

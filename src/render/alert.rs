@@ -240,6 +240,7 @@ mod tests {
                     },
                 ],
                 why: vec!["approval: \"via libera\" (+3.0)".into()],
+                concepts: vec![],
             },
         }
     }

@@ -73,6 +73,7 @@ fn alert(title: &str, link: Option<&str>) -> Alert {
                 name: "H20".into(),
             }],
             why: vec!["export_ban: \"vieta\" (+3.0) @here".into()],
+            concepts: vec![],
         },
     }
 }

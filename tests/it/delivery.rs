@@ -99,6 +99,7 @@ fn alert(n: u64) -> Alert {
             }],
             entities: vec![],
             why: vec![],
+            concepts: vec![],
         },
     }
 }
