@@ -1,9 +1,14 @@
 //! The seam between delivery and the chat platforms: a [`Notifier`] sends one delivery
 //! and says how it went, with platform errors already sorted into what the dispatcher
-//! must do about them.
+//! must do about them; and what every platform's notifier does before its own rendering
+//! (the chat's language and quiet hours, the message's document).
 
-use crate::delivery::Group;
-use crate::domain::Platform;
+use crate::delivery::{Group, GroupKind};
+use crate::domain::{ChatRef, Delivery, DeliveryKind, Lang, Platform};
+use crate::render::{self, Doc, Span};
+use crate::store::Store;
+use chrono::{Timelike, Utc};
+use chrono_tz::Tz;
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 
@@ -37,4 +42,53 @@ pub enum SendError {
 pub trait Notifier: Send + Sync {
     fn platform(&self) -> Platform;
     fn send<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, Result<Receipt, SendError>>;
+}
+
+/// The chat's language and whether its quiet hours are on now (Italian and not quiet for
+/// a chat with no subscription). What every platform asks before it renders.
+pub fn chat_settings(store: &Store, chat: &ChatRef, zone: Tz) -> (Lang, bool) {
+    let Ok(Some(subscription)) = store.subscription(chat) else {
+        return (Lang::It, false);
+    };
+    let local = Utc::now().with_timezone(&zone);
+    let minute = (local.hour() * 60 + local.minute()) as u16;
+    let quiet = subscription.quiet.is_some_and(|q| q.contains(minute));
+    (subscription.lang, quiet)
+}
+
+/// The document of one planned message, the same on every platform: a single alert (with
+/// its `/event` command), a follow-up or feed report, a burst, or a digest.
+pub fn group_doc(group: &Group, lang: Lang, zone: Tz) -> Doc {
+    let alerts: Vec<_> = group
+        .deliveries
+        .iter()
+        .map(|d| (&d.alert, d.event.as_ref()))
+        .collect();
+    match group.kind {
+        GroupKind::Single => delivery_doc(&group.deliveries[0], lang, zone),
+        GroupKind::Burst => render::burst_doc(&alerts, lang),
+        GroupKind::Digest => render::digest_doc(&alerts, lang),
+    }
+}
+
+fn delivery_doc(delivery: &Delivery, lang: Lang, zone: Tz) -> Doc {
+    match &delivery.kind {
+        DeliveryKind::Alert => {
+            let mut doc = render::alert_doc(&delivery.alert, lang, zone);
+            if let Some(event) = &delivery.event {
+                doc.push(vec![Span::Code(format!("/event {event}"))]);
+            }
+            doc
+        }
+        DeliveryKind::FeedFailing { since } => {
+            render::feed_failing_doc(&delivery.alert, *since, zone)
+        }
+        DeliveryKind::FollowUp { outlets, sources } => render::follow_up_doc(
+            &delivery.alert,
+            delivery.event.as_ref(),
+            outlets,
+            *sources,
+            lang,
+        ),
+    }
 }

@@ -5,13 +5,12 @@
 
 use super::errors::{classify_answer, classify_network, is_global_limit};
 use super::limits::{DiscordLimits, Limiters};
-use crate::delivery::{Group, GroupKind};
-use crate::domain::{ChatRef, Delivery, DeliveryKind, Lang, Platform};
-use crate::notify::{Notifier, Receipt, SendError};
+use crate::delivery::Group;
+use crate::domain::{ChatRef, DeliveryKind, Platform};
+use crate::notify::{Notifier, Receipt, SendError, chat_settings, group_doc};
+use crate::render::Doc;
 use crate::render::discord::{self as markdown, Embed, MAX_CONTENT};
-use crate::render::{self, Doc, Span};
 use crate::store::Store;
-use chrono::{Timelike, Utc};
 use chrono_tz::Tz;
 use futures_util::future::BoxFuture;
 use serenity::builder::{CreateAllowedMentions, CreateEmbed, CreateMessage};
@@ -74,52 +73,6 @@ impl DiscordNotifier {
         }
     }
 
-    /// The channel's language and whether its quiet hours are on now.
-    fn chat_settings(&self, chat: &ChatRef) -> (Lang, bool) {
-        let Ok(Some(subscription)) = self.store.subscription(chat) else {
-            return (Lang::It, false);
-        };
-        let local = Utc::now().with_timezone(&self.zone);
-        let minute = (local.hour() * 60 + local.minute()) as u16;
-        let quiet = subscription.quiet.is_some_and(|q| q.contains(minute));
-        (subscription.lang, quiet)
-    }
-
-    fn document(&self, delivery: &Delivery, lang: Lang) -> Doc {
-        match &delivery.kind {
-            DeliveryKind::Alert => {
-                let mut doc = render::alert_doc(&delivery.alert, lang, self.zone);
-                if let Some(event) = &delivery.event {
-                    doc.push(vec![Span::Code(format!("/event {event}"))]);
-                }
-                doc
-            }
-            DeliveryKind::FeedFailing { since } => {
-                render::feed_failing_doc(&delivery.alert, *since, self.zone)
-            }
-            DeliveryKind::FollowUp { outlets, sources } => render::follow_up_doc(
-                &delivery.alert,
-                delivery.event.as_ref(),
-                outlets,
-                *sources,
-                lang,
-            ),
-        }
-    }
-
-    fn group_document(&self, group: &Group, lang: Lang) -> Doc {
-        let alerts: Vec<_> = group
-            .deliveries
-            .iter()
-            .map(|d| (&d.alert, d.event.as_ref()))
-            .collect();
-        match group.kind {
-            GroupKind::Single => self.document(&group.deliveries[0], lang),
-            GroupKind::Burst => render::burst_doc(&alerts, lang),
-            GroupKind::Digest => render::digest_doc(&alerts, lang),
-        }
-    }
-
     /// The messages of one delivery: one embed each, or, for the retry after Discord
     /// refused the form, plain content.
     fn messages(&self, doc: &Doc, plain_text: bool) -> Vec<CreateMessage> {
@@ -141,8 +94,8 @@ impl DiscordNotifier {
         let delivery = &group.deliveries[0];
         let chat = &delivery.chat;
         let channel = channel_id(chat)?;
-        let (lang, quiet) = self.chat_settings(chat);
-        let doc = self.group_document(group, lang);
+        let (lang, quiet) = chat_settings(&self.store, chat, self.zone);
+        let doc = group_doc(group, lang, self.zone);
         let reply_to = match (&delivery.kind, &delivery.event) {
             (DeliveryKind::FollowUp { .. }, Some(event)) => self
                 .store

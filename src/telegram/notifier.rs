@@ -3,12 +3,11 @@
 //! group), with every platform error sorted into what the dispatcher must do.
 
 use super::errors::classify_error;
-use crate::delivery::{Group, GroupKind};
-use crate::domain::{ChatRef, Delivery, DeliveryKind, Lang, Platform};
-use crate::notify::{Notifier, Receipt, SendError};
-use crate::render::{self, Doc, Span, telegram};
+use crate::delivery::Group;
+use crate::domain::{DeliveryKind, Platform};
+use crate::notify::{Notifier, Receipt, SendError, chat_settings, group_doc};
+use crate::render::{self, telegram};
 use crate::store::Store;
-use chrono::{Timelike, Utc};
 use chrono_tz::Tz;
 use futures_util::future::BoxFuture;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -107,58 +106,12 @@ impl TelegramNotifier {
         }
     }
 
-    /// The chat's language and whether its quiet hours are on now.
-    fn chat_settings(&self, chat: &ChatRef) -> (Lang, bool) {
-        let Ok(Some(subscription)) = self.store.subscription(chat) else {
-            return (Lang::It, false);
-        };
-        let local = Utc::now().with_timezone(&self.zone);
-        let minute = (local.hour() * 60 + local.minute()) as u16;
-        let quiet = subscription.quiet.is_some_and(|q| q.contains(minute));
-        (subscription.lang, quiet)
-    }
-
-    fn document(&self, delivery: &Delivery, lang: Lang) -> Doc {
-        match &delivery.kind {
-            DeliveryKind::Alert => {
-                let mut doc = render::alert_doc(&delivery.alert, lang, self.zone);
-                if let Some(event) = &delivery.event {
-                    doc.push(vec![Span::Code(format!("/event {event}"))]);
-                }
-                doc
-            }
-            DeliveryKind::FeedFailing { since } => {
-                render::feed_failing_doc(&delivery.alert, *since, self.zone)
-            }
-            DeliveryKind::FollowUp { outlets, sources } => render::follow_up_doc(
-                &delivery.alert,
-                delivery.event.as_ref(),
-                outlets,
-                *sources,
-                lang,
-            ),
-        }
-    }
-
-    fn group_document(&self, group: &Group, lang: Lang) -> Doc {
-        let alerts: Vec<_> = group
-            .deliveries
-            .iter()
-            .map(|d| (&d.alert, d.event.as_ref()))
-            .collect();
-        match group.kind {
-            GroupKind::Single => self.document(&group.deliveries[0], lang),
-            GroupKind::Burst => render::burst_doc(&alerts, lang),
-            GroupKind::Digest => render::digest_doc(&alerts, lang),
-        }
-    }
-
     async fn send_group(&self, group: &Group) -> Result<Receipt, SendError> {
         // A group is never empty: `delivery::plan` makes each from at least one delivery.
         let delivery = &group.deliveries[0];
         let chat = &delivery.chat;
-        let (lang, quiet) = self.chat_settings(chat);
-        let doc = self.group_document(group, lang);
+        let (lang, quiet) = chat_settings(&self.store, chat, self.zone);
+        let doc = group_doc(group, lang, self.zone);
         let chunks = if delivery.plain_text {
             // The retry after Telegram refused our HTML: the same words, no markup.
             vec![render::truncate(&doc.plain(), telegram::MAX_MESSAGE)]
