@@ -50,7 +50,7 @@ impl Embed {
 /// Discord counts characters; UTF-16 units are never fewer, so counting them keeps every
 /// piece within its limit whatever Discord's own count is.
 pub fn length(text: &str) -> usize {
-    text.encode_utf16().count()
+    super::utf16_len(text)
 }
 
 /// One character as Discord markdown: markdown characters backslash-escaped, `@` and `<`
@@ -212,29 +212,9 @@ fn cut_line(spans: &[Span], limit: usize) -> String {
     escape_within(&plain, limit)
 }
 
-/// Joins rendered lines into chunks of at most `limit`, split only between lines.
-fn chunks(lines: impl Iterator<Item = String>, limit: usize) -> Vec<String> {
-    let mut chunks = Vec::new();
-    let mut current = String::new();
-    for rendered in lines {
-        let needed = length(&rendered) + usize::from(!current.is_empty());
-        if !current.is_empty() && length(&current) + needed > limit {
-            chunks.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push('\n');
-        }
-        current.push_str(&rendered);
-    }
-    if !current.is_empty() || chunks.is_empty() {
-        chunks.push(current);
-    }
-    chunks
-}
-
 /// The document as markdown messages of at most `limit` each, split between lines.
 pub fn markdown_chunks(doc: &Doc, limit: usize) -> Vec<String> {
-    chunks(
+    super::join_lines(
         doc.lines.iter().map(|spans| {
             let rendered = line(spans);
             if length(&rendered) > limit {
@@ -250,7 +230,7 @@ pub fn markdown_chunks(doc: &Doc, limit: usize) -> Vec<String> {
 /// The document as plain-text messages (the retry after Discord refused a message's
 /// form): no embed, no markup, still escaped and within `limit`.
 pub fn plain_chunks(doc: &Doc, limit: usize) -> Vec<String> {
-    chunks(
+    super::join_lines(
         doc.lines.iter().map(|spans| {
             let rendered = plain_line(spans);
             if length(&rendered) > limit {
@@ -323,7 +303,7 @@ pub fn embeds(doc: &Doc) -> Vec<Embed> {
             rendered
         });
     }
-    let mut parts = chunks(description.into_iter(), MAX_DESCRIPTION).into_iter();
+    let mut parts = super::join_lines(description, MAX_DESCRIPTION).into_iter();
     first.description = parts.next().unwrap_or_default();
     // Fields go only as far as the total allows beside the title and description; the
     // rest, in order, go on as lines of the next embeds, so nothing is lost.
@@ -345,7 +325,7 @@ pub fn embeds(doc: &Doc) -> Vec<Embed> {
         .chain(overflow);
     let mut out = vec![first];
     out.extend(
-        chunks(rest, MAX_DESCRIPTION)
+        super::join_lines(rest, MAX_DESCRIPTION)
             .into_iter()
             .filter(|description| !description.is_empty())
             .map(|description| Embed {

@@ -33,6 +33,32 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
 
+/// Length as Telegram and Discord count it: in UTF-16 code units.
+pub(crate) fn utf16_len(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// Joins rendered lines into messages of at most `limit` (UTF-16 units), split only
+/// between lines; always at least one message. Lines must each fit already.
+pub(crate) fn join_lines(lines: impl IntoIterator<Item = String>, limit: usize) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    for rendered in lines {
+        let needed = utf16_len(&rendered) + usize::from(!current.is_empty());
+        if !current.is_empty() && utf16_len(&current) + needed > limit {
+            chunks.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push('\n');
+        }
+        current.push_str(&rendered);
+    }
+    if !current.is_empty() || chunks.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
 /// Cuts `text` to at most `max` characters on a char boundary, marking the cut with `…`.
 pub fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

@@ -42,33 +42,22 @@ fn line(spans: &[Span]) -> String {
 /// Telegram measures length in UTF-16 code units; counting the HTML (tags included)
 /// overestimates the visible length, which keeps every chunk safely under the limit.
 fn length(text: &str) -> usize {
-    text.encode_utf16().count()
+    super::utf16_len(text)
 }
 
 /// The document as one or more HTML messages, each at most `limit` long, split between
 /// lines. A single line longer than the limit is cut at a character boundary, in plain
 /// escaped text so that no tag is ever cut in half.
 pub fn html_chunks(doc: &Doc, limit: usize) -> Vec<String> {
-    let mut chunks = Vec::new();
-    let mut current = String::new();
-    for spans in &doc.lines {
-        let mut rendered = line(spans);
+    let lines = doc.lines.iter().map(|spans| {
+        let rendered = line(spans);
         if length(&rendered) > limit {
-            rendered = cut_line(spans, limit);
+            cut_line(spans, limit)
+        } else {
+            rendered
         }
-        let needed = length(&rendered) + usize::from(!current.is_empty());
-        if !current.is_empty() && length(&current) + needed > limit {
-            chunks.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push('\n');
-        }
-        current.push_str(&rendered);
-    }
-    if !current.is_empty() || chunks.is_empty() {
-        chunks.push(current);
-    }
-    chunks
+    });
+    super::join_lines(lines, limit)
 }
 
 fn cut_line(spans: &[Span], limit: usize) -> String {
