@@ -10,6 +10,8 @@ use crate::store::Store;
 use chrono::{Timelike, Utc};
 use chrono_tz::Tz;
 use futures_util::future::BoxFuture;
+use governor::Quota;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// What the platform answered when it accepted a message.
@@ -91,4 +93,15 @@ fn delivery_doc(delivery: &Delivery, lang: Lang, zone: Tz) -> Doc {
             lang,
         ),
     }
+}
+
+/// `count` messages per `window`, evenly spaced with no burst and 3% to spare: a burst at
+/// the full rate would put more than `count` messages into some window of the platform's
+/// own counting, and jitter on the way must not tip a message over. Every platform's
+/// limits before sending are built from these quotas.
+pub fn even_quota(count: u32, window: Duration) -> Quota {
+    let period = window.mul_f64(1.03) / count.max(1);
+    Quota::with_period(period.max(Duration::from_micros(1)))
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::MIN)
 }

@@ -3,8 +3,8 @@
 //! the global limit (which ours should prevent, but another process on the same token
 //! may cause) pauses every channel until it is over.
 
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
+use crate::notify::even_quota;
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, RateLimiter};
 use std::time::Duration;
 
 /// The limits as counts per window; the defaults are Discord's usual ones.
@@ -25,17 +25,6 @@ impl Default for DiscordLimits {
             global_per_second: 50,
         }
     }
-}
-
-/// `count` per `window`, evenly spaced with no burst and 3% to spare: a burst at the full
-/// rate would put more than `count` into some window of the platform's own counting, and
-/// jitter on the way must not tip a message over. (The Telegram adapter spaces its
-/// messages the same way; adapters share no code, so each keeps its own.)
-pub fn even_quota(count: u32, window: Duration) -> Quota {
-    let period = window.mul_f64(1.03) / count.max(1);
-    Quota::with_period(period.max(Duration::from_micros(1)))
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::MIN)
 }
 
 pub struct Limiters {
@@ -95,6 +84,7 @@ impl Limiters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::Quota;
 
     /// The most sends a quota lets through in any `window`: its burst at once, then one
     /// per period.

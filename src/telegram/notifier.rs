@@ -5,13 +5,12 @@
 use super::errors::classify_error;
 use crate::delivery::Group;
 use crate::domain::{DeliveryKind, Platform};
-use crate::notify::{Notifier, Receipt, SendError, chat_settings, group_doc};
+use crate::notify::{Notifier, Receipt, SendError, chat_settings, even_quota, group_doc};
 use crate::render::{self, telegram};
 use crate::store::Store;
 use chrono_tz::Tz;
 use futures_util::future::BoxFuture;
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, RateLimiter};
 use std::sync::Arc;
 use std::time::Duration;
 use teloxide::prelude::*;
@@ -33,16 +32,6 @@ impl Default for TelegramLimits {
             per_group_per_minute: 20,
         }
     }
-}
-
-/// `count` messages per `window`, evenly spaced with no burst and 3% to spare: a burst
-/// at the full rate would put more than `count` messages into some window of the
-/// platform's own counting, and jitter on the way must not tip a message over.
-fn even_quota(count: u32, window: Duration) -> Quota {
-    let period = window.mul_f64(1.03) / count.max(1);
-    Quota::with_period(period.max(Duration::from_micros(1)))
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::MIN)
 }
 
 struct Limiters {
