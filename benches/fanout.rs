@@ -17,7 +17,6 @@ use chipwatch::domain::{
 };
 use chipwatch::store::{PollCommit, Store};
 use chipwatch::telegram::{Telegram, TelegramLimits};
-use chrono::Utc;
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -82,7 +81,7 @@ async fn fake_bot_api(enforcer: Arc<Mutex<Enforcer>>) -> String {
 }
 
 fn alert() -> Alert {
-    let now = Utc::now();
+    let now = chipwatch::clock::now();
     Alert {
         item: Item {
             id: ItemId(1),
@@ -117,7 +116,7 @@ async fn main() {
     let api = fake_bot_api(enforcer.clone()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("store");
-    let now = Utc::now();
+    let now = chipwatch::clock::now();
     let deliveries = (1..=chats)
         .map(|id| {
             Delivery::new(

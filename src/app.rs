@@ -12,7 +12,6 @@ use crate::notify::Notifier;
 use crate::poller::{PollReport, Poller};
 use crate::store::Store;
 use anyhow::Context;
-use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -204,7 +203,7 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 /// pruned here: they are work and evidence, not history.
 async fn maintain(store: Store, retention: Duration, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
-        let cutoff = Utc::now()
+        let cutoff = crate::clock::now()
             - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(90));
         let pruned = store.prune_seen(cutoff).and_then(|seen| {
             Ok((
@@ -290,7 +289,7 @@ async fn drain(
     params: DispatchParams,
 ) -> anyhow::Result<()> {
     loop {
-        let round = dispatcher::deliver_round(store, notifier, Utc::now(), params).await?;
+        let round = dispatcher::deliver_round(store, notifier, crate::clock::now(), params).await?;
         if round.idle || round.delivered + round.dropped == 0 {
             return Ok(());
         }

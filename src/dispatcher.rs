@@ -267,7 +267,15 @@ pub async fn run(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    run_with_clock(store, notifier, params, wake, shutdown, Arc::new(Utc::now)).await
+    run_with_clock(
+        store,
+        notifier,
+        params,
+        wake,
+        shutdown,
+        Arc::new(crate::clock::now),
+    )
+    .await
 }
 
 /// [`run`] reading the time from `clock`.

@@ -35,6 +35,17 @@ fn main() {
             }),
         )
         .init();
+    // A shifted clock is for drills and tests; say so, and refuse a malformed shift.
+    match chipwatch::clock::init() {
+        Ok(shift) if !shift.is_zero() => {
+            tracing::warn!(%shift, "the clock is shifted by {}", chipwatch::clock::SHIFT_VAR)
+        }
+        Ok(_) => {}
+        Err(problem) => {
+            eprintln!("chipwatch: {problem}");
+            std::process::exit(chipwatch::cli::exit::CONFIG);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

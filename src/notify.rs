@@ -7,7 +7,7 @@ use crate::delivery::{Group, GroupKind};
 use crate::domain::{ChatRef, Delivery, DeliveryKind, Lang, Platform};
 use crate::render::{self, Doc, Span};
 use crate::store::Store;
-use chrono::{Timelike, Utc};
+use chrono::Timelike;
 use chrono_tz::Tz;
 use futures_util::future::BoxFuture;
 use governor::Quota;
@@ -52,7 +52,7 @@ pub fn chat_settings(store: &Store, chat: &ChatRef, zone: Tz) -> (Lang, bool) {
     let Ok(Some(subscription)) = store.subscription(chat) else {
         return (Lang::It, false);
     };
-    let local = Utc::now().with_timezone(&zone);
+    let local = crate::clock::now().with_timezone(&zone);
     let minute = (local.hour() * 60 + local.minute()) as u16;
     let quiet = subscription.quiet.is_some_and(|q| q.contains(minute));
     (subscription.lang, quiet)

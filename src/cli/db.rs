@@ -31,7 +31,7 @@ pub async fn recover(mut config: Config) -> anyhow::Result<()> {
     if dir.exists() {
         let aside = dir.with_extension(format!(
             "broken-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S")
+            crate::clock::now().format("%Y%m%dT%H%M%S")
         ));
         std::fs::rename(&dir, &aside)
             .with_context(|| format!("moving {} to {}", dir.display(), aside.display()))?;

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn export(config: &Config, output: Option<&Path>) -> anyhow::Result<()> {
-    let text = opml::write("chipwatch feeds", &config.feeds, chrono::Utc::now());
+    let text = opml::write("chipwatch feeds", &config.feeds, crate::clock::now());
     match output {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;

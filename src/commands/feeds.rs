@@ -64,7 +64,7 @@ impl Engine {
             url: url.to_string(),
             lang: Lang::It,
             added_by: invocation.chat.id,
-            added: chrono::Utc::now(),
+            added: crate::clock::now(),
         };
         self.store.put_feed_record(&record).await?;
         tracing::info!(feed = %id, url = %url, "feed added by an operator");

@@ -179,11 +179,11 @@ impl Fetcher {
         let response = request.send().await.map_err(|e| self.map_error(e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let cache = cache_hints(&headers, Utc::now());
+        let cache = cache_hints(&headers, crate::clock::now());
         match status {
             304 => return Ok(FetchOutcome::NotModified { cache }),
             429 | 503 => {
-                let retry_after = retry_after(&headers, Utc::now());
+                let retry_after = retry_after(&headers, crate::clock::now());
                 return Ok(FetchOutcome::RateLimited {
                     status,
                     retry_after,

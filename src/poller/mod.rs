@@ -122,7 +122,7 @@ impl Poller {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         tracing::info!(feeds = self.feeds.len(), "poller started");
         while !shutdown.is_cancelled() {
-            let now = Utc::now();
+            let now = crate::clock::now();
             let (due, next) = self.due_feeds(now);
             if !due.is_empty() {
                 let reports = self.poll_many(due, false).await;
@@ -199,7 +199,7 @@ impl Poller {
         futures_util::stream::iter(feeds)
             .map(|feed| async move {
                 let _permit = self.host_permit(&feed.source).acquire_owned().await;
-                self.poll_feed(&feed, Utc::now(), dry_run).await
+                self.poll_feed(&feed, crate::clock::now(), dry_run).await
             })
             .buffer_unordered(self.settings.concurrency)
             .collect()

@@ -185,7 +185,7 @@ impl Store {
         let key = Self::event_delivery_key(event, chat);
         let mut record = self.event_delivery(event, chat)?.unwrap_or(EventDelivery {
             first_message_id: None,
-            last_queued: Utc::now(),
+            last_queued: crate::clock::now(),
         });
         if record.first_message_id.is_none() {
             record.first_message_id = Some(message_id);

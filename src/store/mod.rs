@@ -249,7 +249,7 @@ impl Store {
             delivery.id = self.db.generate_id()?;
         }
         let seen_value = encode(&SeenRecord {
-            first_seen: commit.seen_at.unwrap_or_else(Utc::now),
+            first_seen: commit.seen_at.unwrap_or_else(crate::clock::now),
         })?;
         let feed = match &commit.feed {
             Some((id, state)) => Some((id.as_str().as_bytes().to_vec(), encode(state)?)),

@@ -11,7 +11,6 @@ use chipwatch::domain::{ChatRef, Delivery, FeedState, Item, Subscription};
 use chipwatch::feeds::{Fetcher, FetcherSettings};
 use chipwatch::poller::{PollOutcome, PollReport, Poller};
 use chipwatch::store::Store;
-use chrono::Utc;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,7 +72,7 @@ impl Harness {
 
     async fn poll(&self, id: &str) -> PollReport {
         self.poller
-            .poll_feed(self.feed(id), Utc::now(), false)
+            .poll_feed(self.feed(id), chipwatch::clock::now(), false)
             .await
     }
 
@@ -316,7 +315,7 @@ async fn a_429_with_retry_after_is_honoured_and_never_shortens_the_interval() {
         ("none", None, 2 * interval),
     ];
     for (id, retry_after, least_wait) in cases {
-        let before = Utc::now();
+        let before = chipwatch::clock::now();
         let report = harness.poll(id).await;
         assert_eq!(
             report.outcome,

@@ -148,3 +148,26 @@ async fn a_broken_config_is_a_clear_error_and_exit_code_2() {
         "{message}"
     );
 }
+
+/// A malformed clock shift is refused at start with the variable named, never ignored:
+/// an ignored shift would let the suite's years-ahead run pass on today's date.
+#[tokio::test]
+async fn a_malformed_clock_shift_is_a_configuration_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), "file:///nonexistent.xml");
+    let exit = Chipwatch::start_with_env(
+        &config,
+        &["check-config"],
+        &[("CHIPWATCH_CLOCK_SHIFT", "ten years")],
+    )
+    .finish(LIMIT)
+    .await;
+    assert_eq!(exit.code, 2, "{:#?}", exit.stderr);
+    assert!(
+        exit.stderr
+            .iter()
+            .any(|l| l.contains("CHIPWATCH_CLOCK_SHIFT") && l.contains("ten years")),
+        "{:#?}",
+        exit.stderr
+    );
+}

@@ -493,7 +493,8 @@ async fn topic_buttons_toggle_the_subscription_and_quiet_hours_silence_alerts() 
         .await;
 
     // Quiet hours around the present moment in Rome: the alert arrives without sound.
-    let minute = chipwatch::delivery::local_minute(chrono::Utc::now(), chrono_tz::Europe::Rome);
+    let minute =
+        chipwatch::delivery::local_minute(chipwatch::clock::now(), chrono_tz::Europe::Rome);
     let (start, end) = ((minute + 1440 - 60) % 1440, (minute + 60) % 1440);
     let quiet = format!(
         "/quiet {}-{}",
