@@ -4,11 +4,14 @@
 //! the process's own CPU time, which a busy machine (other builds sharing the cores)
 //! distorts far less than wall-clock time.
 //!
+//! The shipped model (`config/model.json`) is on, as in `chipwatch run`; `-- --no-model`
+//! measures the rules alone.
+//!
 //! `-- --rounds N` classifies the set exactly N times instead of for two seconds: with
 //! `valgrind --tool=callgrind` that gives an instruction count per item, which does not
 //! depend on the machine's speed or load (see README, "Classifier quality and speed").
 
-use chipwatch::classify::{ItemText, Lang, Rules, classify};
+use chipwatch::classify::{ItemText, Lang, Rules, TopicModel, classify};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -40,9 +43,21 @@ fn main() {
     let config = std::fs::read_to_string(format!("{root}/config/topics.toml"))
         .expect("config/topics.toml is readable");
     let started = Instant::now();
-    let rules = Rules::from_toml(&config).expect("config/topics.toml is valid");
+    let mut rules = Rules::from_toml(&config).expect("config/topics.toml is valid");
+    let with_model = !std::env::args().any(|arg| arg == "--no-model");
+    if with_model {
+        let text = std::fs::read_to_string(format!("{root}/config/model.json"))
+            .expect("config/model.json is readable");
+        let model = TopicModel::from_json(&text).expect("config/model.json is a model");
+        rules = rules.with_model(model).expect("the model fits the rules");
+    }
     println!(
-        "rules compiled in {:.1} ms",
+        "rules {} compiled in {:.1} ms",
+        if with_model {
+            "and model"
+        } else {
+            "alone (--no-model)"
+        },
         started.elapsed().as_secs_f64() * 1e3
     );
     let items = load_items(&format!("{root}/tests/data/classify/dev.jsonl"));

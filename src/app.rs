@@ -2,7 +2,7 @@
 //! notifiers, spawns the poller and one dispatcher per platform, and shuts them down in
 //! order on SIGINT or SIGTERM.
 
-use crate::classify::Rules;
+use crate::classify::{Rules, TopicModel};
 use crate::config::{Config, ConsoleMode};
 use crate::console::ConsoleNotifier;
 use crate::dispatcher::{self, DispatchParams};
@@ -46,10 +46,37 @@ fn token(name: &str) -> Option<String> {
 }
 
 pub fn compile_rules(config: &Config) -> anyhow::Result<Rules> {
+    let rules = compile_rules_only(config)?;
+    let (Some(json), Some(file)) = (&config.model_json, &config.settings.model_file) else {
+        return Ok(rules);
+    };
+    let in_model = || format!("in the topic model {}", file.display());
+    let model = TopicModel::from_json(json).with_context(in_model)?;
+    if let Some(warning) = model_warning(&rules, &model) {
+        tracing::warn!(model = %file.display(), "{warning}");
+    }
+    rules.with_model(model).with_context(in_model)
+}
+
+/// The topic rules without the configured model (what `train` reads features with).
+pub fn compile_rules_only(config: &Config) -> anyhow::Result<Rules> {
     Rules::from_toml(&config.topics_toml).with_context(|| {
         format!(
             "in the topic rules {}",
             config.settings.topics_file.display()
+        )
+    })
+}
+
+/// Why a model may no longer fit its rules: they changed since it was trained, so the
+/// rules' points it weighs mean something else. It still works; retraining is better.
+pub fn model_warning(rules: &Rules, model: &TopicModel) -> Option<String> {
+    (model.rules_fingerprint != rules.fingerprint()).then(|| {
+        format!(
+            "the topic rules changed since the model was trained (rules {}, model trained with {}): \
+             retrain it with `chipwatch train` on your labelled items",
+            rules.fingerprint(),
+            model.rules_fingerprint
         )
     })
 }

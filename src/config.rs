@@ -123,6 +123,7 @@ impl Default for RawEvents {
 struct RawSettings {
     data_dir: PathBuf,
     topics_file: PathBuf,
+    model_file: Option<PathBuf>,
     user_agent: String,
     #[serde(with = "humantime_serde")]
     poll_interval: Duration,
@@ -150,6 +151,7 @@ impl Default for RawSettings {
         Self {
             data_dir: PathBuf::from("./data"),
             topics_file: PathBuf::from("topics.toml"),
+            model_file: None,
             user_agent: concat!(
                 "chipwatch/",
                 env!("CARGO_PKG_VERSION"),
@@ -355,6 +357,8 @@ pub struct DiscordConfig {
 pub struct Settings {
     pub data_dir: PathBuf,
     pub topics_file: PathBuf,
+    /// The learned topic model (`chipwatch train`), if one is configured.
+    pub model_file: Option<PathBuf>,
     pub user_agent: String,
     pub poll_interval: Duration,
     pub min_interval: Duration,
@@ -382,6 +386,8 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     /// The topic rules' text, read from `settings.topics_file`; compiled by `classify`.
     pub topics_toml: String,
+    /// The learned model's JSON, read from `settings.model_file`; checked by `classify`.
+    pub model_json: Option<String>,
 }
 
 impl Config {
@@ -462,6 +468,19 @@ fn validate(
             String::new()
         }
     };
+    let model_file = s.model_file.as_ref().map(|file| base.join(file));
+    let model_json = model_file
+        .as_ref()
+        .and_then(|file| match std::fs::read_to_string(file) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                problem(
+                    "settings.model_file".into(),
+                    format!("cannot read {}: {e}", file.display()),
+                );
+                None
+            }
+        });
 
     let console_mode = match &raw.console.enabled {
         None => ConsoleMode::Auto,
@@ -655,6 +674,7 @@ fn validate(
         settings: Settings {
             data_dir,
             topics_file,
+            model_file,
             user_agent: s.user_agent,
             poll_interval: s.poll_interval,
             min_interval: s.min_interval,
@@ -706,6 +726,7 @@ fn validate(
         },
         feeds,
         topics_toml,
+        model_json,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod events;
 pub mod feeds;
 pub mod i18n;
+pub mod learn;
 pub mod notify;
 pub mod poller;
 pub mod render;

@@ -47,6 +47,9 @@ pub(crate) struct CompiledRule {
     pub near: Option<(u32, u32)>,
     /// (group, max words between) pairs of which any cancels the match.
     pub unless: Vec<(u32, u32)>,
+    /// The name of each `unless` group, as written in the rule (what the model reads of a
+    /// match a hedge or a negation cancelled).
+    pub unless_names: Vec<String>,
     pub flips: Option<u32>,
 }
 
@@ -339,6 +342,7 @@ impl Compiler {
         self.rule_terms.push(terms);
         let near = self.union(raw, &rule.near, &format!("{key}.near"))?;
         let mut unless = Vec::new();
+        let mut unless_names = Vec::new();
         for (index, name) in rule.unless.iter().enumerate() {
             let key = format!("{key}.unless[{index}]");
             let own = raw
@@ -347,6 +351,7 @@ impl Compiler {
                 .and_then(|g| g.within);
             if let Some(group) = self.union(raw, std::slice::from_ref(name), &key)? {
                 unless.push((group, own.unwrap_or(rule.unless_within).min(MAX_WITHIN)));
+                unless_names.push(name.strip_prefix('@').unwrap_or(name).to_string());
             }
         }
         let flips = match &rule.flips {
@@ -370,6 +375,7 @@ impl Compiler {
             weight: rule.weight,
             near: near.map(|group| (group, rule.within)),
             unless,
+            unless_names,
             flips,
         })
     }
@@ -427,6 +433,8 @@ impl Compiler {
             entities: self.entities,
             term_entities,
             title_boost,
+            fingerprint: String::new(),
+            model: None,
         })
     }
 }

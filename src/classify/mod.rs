@@ -11,7 +11,9 @@
 mod compile;
 mod config;
 mod entities;
+mod features;
 mod matcher;
+mod model;
 mod normalize;
 mod score;
 mod tally;
@@ -23,6 +25,10 @@ mod rule_tests;
 
 pub use crate::domain::{Classification, Entity, EntityKind, Lang, TopicId, TopicScore};
 pub use config::RulesError;
+pub use model::{
+    FORMAT as MODEL_FORMAT, ModelError, TopicModel, TopicWeights, TrainedOn,
+    VERSION as MODEL_VERSION,
+};
 pub use normalize::{detect_lang, fold, is_stop_word, stems};
 
 use compile::{CompiledRule, CompiledTopic, GroupTable};
@@ -51,6 +57,11 @@ pub struct Rules {
     /// For each term, the concepts it belongs to: bit `i` is `concept_names[i]`.
     term_concepts: Vec<u64>,
     title_boost: f32,
+    /// A hash of the rules as written (comments and layout aside): what a trained model
+    /// records, so that a model trained with other rules can be told apart.
+    fingerprint: String,
+    /// The learned component, when one is loaded (see `model.rs`).
+    model: Option<model::CompiledModel>,
 }
 
 /// A topic as users see it: its id and its names and descriptions in both languages.
@@ -67,7 +78,42 @@ impl Rules {
     /// Reads and validates `topics.toml`; errors name the key at fault.
     pub fn from_toml(text: &str) -> Result<Rules, RulesError> {
         let raw: config::RawRules = toml::from_str(text)?;
-        compile::compile(&raw)
+        let mut rules = compile::compile(&raw)?;
+        // The parsed document, not the text: a comment or a blank line changes nothing.
+        let value: toml::Value = toml::from_str(text)?;
+        let canonical = serde_json::to_string(&value).unwrap_or_default();
+        rules.fingerprint = format!("{:016x}", model::feature_hash(&canonical));
+        Ok(rules)
+    }
+
+    /// Attaches a trained model; refused if it names a topic these rules do not have.
+    pub fn with_model(mut self, model: TopicModel) -> Result<Rules, ModelError> {
+        let compiled = model::CompiledModel::compile(model, |id| {
+            self.info.iter().position(|topic| &topic.id == id)
+        })?;
+        self.model = Some(compiled);
+        Ok(self)
+    }
+
+    /// Attaches, replaces or removes the model in place (evaluation swaps models fold by fold).
+    pub fn set_model(&mut self, model: Option<TopicModel>) -> Result<(), ModelError> {
+        self.model = match model {
+            None => None,
+            Some(model) => Some(model::CompiledModel::compile(model, |id| {
+                self.info.iter().position(|topic| &topic.id == id)
+            })?),
+        };
+        Ok(())
+    }
+
+    /// The attached model, if any.
+    pub fn model(&self) -> Option<&TopicModel> {
+        self.model.as_ref().map(|m| &m.source)
+    }
+
+    /// See the field: compare with `TopicModel::rules_fingerprint`.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The topics, in file order.
@@ -102,6 +148,9 @@ struct Scratch {
     hits: Vec<TermHit>,
     score: ScoreScratch,
     named: Vec<(TermHit, u32)>,
+    /// The model's active features (index, value) and the buffer their names are built in.
+    active: Vec<(u32, f32)>,
+    feature_name: String,
 }
 
 thread_local! {
@@ -117,7 +166,41 @@ pub fn classify(rules: &Rules, item: &ItemText<'_>) -> Classification {
     })
 }
 
+/// The learned model's features of an item (see `features.rs`), by name, each once (the
+/// largest value wins). For training and for showing what the model read.
+pub fn features(rules: &Rules, item: &ItemText<'_>) -> Vec<(String, f32)> {
+    let mut scratch = Scratch::default();
+    let classification = analyse(rules, item, &mut scratch);
+    let seen = features::Seen {
+        folded: &scratch.folded,
+        hits: &scratch.hits,
+        signals: &scratch.score.signals,
+        entities: &classification.entities,
+    };
+    let mut out: std::collections::BTreeMap<String, f32> = std::collections::BTreeMap::new();
+    let mut buffer = String::new();
+    features::each(rules, &seen, &mut buffer, &mut |name, value| {
+        let slot = out.entry(name.to_string()).or_insert(value);
+        *slot = slot.max(value);
+    });
+    out.into_iter().collect()
+}
+
 fn classify_with(rules: &Rules, item: &ItemText<'_>, scratch: &mut Scratch) -> Classification {
+    let mut classification = analyse(rules, item, scratch);
+    // 4. The learned model decides the topics it knows.
+    if let Some(model) = &rules.model {
+        apply_model(rules, model, scratch, &mut classification);
+    }
+    // Concepts serve event grouping, which only ever sees relevant items.
+    if classification.is_relevant() {
+        classification.concepts = concepts(rules, &scratch.hits);
+    }
+    classification
+}
+
+/// The rule engine's verdict: steps 1–3 of `classify`, without the model or concepts.
+fn analyse(rules: &Rules, item: &ItemText<'_>, scratch: &mut Scratch) -> Classification {
     // 1. Fold title and text into one buffer, remembering where the title ends.
     scratch.folded.clear();
     scratch.folded.push(truncate(item.title));
@@ -139,28 +222,179 @@ fn classify_with(rules: &Rules, item: &ItemText<'_>, scratch: &mut Scratch) -> C
     let mut why = Vec::new();
     let topics = score::evaluate(rules, &scored, &mut scratch.score, &mut why);
     let entities = entities::extract(rules, &scratch.folded, &scratch.hits, &mut scratch.named);
-    // Concepts serve event grouping, which only ever sees relevant items.
-    let concepts = if topics.is_empty() {
-        Vec::new()
-    } else {
-        concepts(rules, &scratch.hits)
-    };
     Classification {
         topics,
         entities,
         why,
-        concepts,
+        concepts: Vec::new(),
     }
 }
 
-/// The named groups the item's terms belong to, in name order: the terms' bitset rows
-/// OR-ed together, then read off bit by bit.
+/// Replaces the rules' verdict on the model's topics by the model's (see `model.rs`).
+fn apply_model(
+    rules: &Rules,
+    model: &model::CompiledModel,
+    scratch: &mut Scratch,
+    classification: &mut Classification,
+) {
+    // The model weighs the rules' evidence; it does not invent it. A topic none of whose
+    // rules' own terms the item uses (counted, cancelled by a hedge or a negation, or just
+    // named) is not the model's to give: without this, words alone ("nuovo modello" of a
+    // phone) raise AI topics in ordinary news, which the labelled data, all on the field,
+    // never taught it to refuse.
+    let hits = &scratch.hits;
+    let signals = &scratch.score.signals;
+    let allowed = |topic: usize| {
+        let counted = signals.raw.get(topic).is_some_and(|&points| points > 0.0);
+        let cancelled = signals
+            .cancelled
+            .iter()
+            .any(|&(rule, _)| rules.rules[rule as usize].topic as usize == topic);
+        let named = hits.iter().any(|hit| {
+            rules.term_rules[hit.term as usize].iter().any(|&rule| {
+                let rule = &rules.rules[rule as usize];
+                rule.topic as usize == topic && rule.weight > 0.0
+            })
+        });
+        (counted || cancelled || named)
+            && rules.topics[topic].context.is_none_or(|group| {
+                hits.iter()
+                    .any(|hit| rules.groups.contains(hit.term, group))
+            })
+    };
+    let any_allowed = model.topics.iter().any(|&(topic, _, _)| allowed(topic));
+    let verdicts = if any_allowed {
+        scratch.active.clear();
+        let seen = features::Seen {
+            folded: &scratch.folded,
+            hits,
+            signals: &scratch.score.signals,
+            entities: &classification.entities,
+        };
+        let active = &mut scratch.active;
+        features::each(
+            rules,
+            &seen,
+            &mut scratch.feature_name,
+            &mut |name, value| {
+                if let Some(index) = model.lookup(name) {
+                    active.push((index, value));
+                }
+            },
+        );
+        active.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        active.dedup_by_key(|(index, _)| *index);
+        model.verdicts(active, allowed)
+    } else {
+        Vec::new()
+    };
+    // The model's topics leave the rules' verdict, reasons and all, then come back as it says.
+    let known = |id: &TopicId| {
+        model
+            .topics
+            .iter()
+            .any(|&(topic, _, _)| &rules.info[topic].id == id)
+    };
+    let rule_scores: Vec<TopicScore> = classification.topics.clone();
+    classification.topics.retain(|t| !known(&t.topic));
+    let mut kept_reasons = Vec::new();
+    for reason in classification.why.drain(..) {
+        let topic = reason.split(':').next().unwrap_or_default();
+        let reported = verdicts
+            .iter()
+            .any(|v| v.probability >= v.threshold && rules.info[v.topic].id.as_str() == topic);
+        if reported
+            || !model
+                .topics
+                .iter()
+                .any(|&(t, _, _)| rules.info[t].id.as_str() == topic)
+        {
+            kept_reasons.push(reason);
+        }
+    }
+    classification.why = kept_reasons;
+    // An item tells one development: of two reported topics where one yields to the other
+    // (a licence granted and the ban it eases), the one the rules also reported stays, or
+    // if they reported both or neither, the one the model is surer of.
+    let by_rules = |v: &model::Verdict| {
+        rule_scores
+            .iter()
+            .any(|t| t.topic == rules.info[v.topic].id)
+    };
+    let margin = |v: &model::Verdict| {
+        let rules_bonus = if by_rules(v) { 100.0 } else { 0.0 };
+        rules_bonus + logit(v.probability) - logit(v.threshold)
+    };
+    let reported: Vec<&model::Verdict> = verdicts
+        .iter()
+        .filter(|v| v.probability >= v.threshold)
+        .collect();
+    let kept = reported.iter().filter(|v| {
+        !reported.iter().any(|other| {
+            other.topic != v.topic
+                && rules.topics[v.topic]
+                    .yields_to
+                    .contains(&(other.topic as u32))
+                && margin(other) > margin(v)
+        })
+    });
+    for verdict in kept {
+        let id = rules.info[verdict.topic].id.clone();
+        let score = rule_scores
+            .iter()
+            .find(|t| t.topic == id)
+            .map(|t| t.score)
+            .unwrap_or_else(|| {
+                rules.topics[verdict.topic].threshold * verdict.probability / verdict.threshold
+            });
+        classification.why.push(model_reason(model, &id, verdict));
+        classification.topics.push(TopicScore { topic: id, score });
+    }
+    classification
+        .topics
+        .sort_by(|a, b| b.score.total_cmp(&a.score));
+}
+
+fn logit(p: f32) -> f32 {
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    (p / (1.0 - p)).ln()
+}
+
+/// `export_ban: model 0.91 (from 0.45): word "restri…" +1.2, concept restrict +0.8, …`
+fn model_reason(model: &model::CompiledModel, topic: &TopicId, verdict: &model::Verdict) -> String {
+    use std::fmt::Write;
+    let mut reason = format!(
+        "{topic}: model {:.2} (from {:.2})",
+        verdict.probability, verdict.threshold
+    );
+    for (index, &(feature, contribution)) in verdict.strongest.iter().enumerate() {
+        let separator = if index == 0 { ": " } else { ", " };
+        let name = model::describe_feature(model.feature_name(feature));
+        // Writing to a String cannot fail.
+        let _ = write!(reason, "{separator}{name} +{contribution:.1}");
+    }
+    reason
+}
+
+/// The named groups the item's terms belong to, in name order.
 fn concepts(rules: &Rules, hits: &[TermHit]) -> Vec<std::sync::Arc<str>> {
+    let mut out = Vec::new();
+    each_concept(rules, hits, |index| {
+        if let Some(name) = rules.concept_names.get(index) {
+            out.push(name.clone());
+        }
+    });
+    out
+}
+
+/// Calls `f` with the index of each named group the item's terms belong to, once each, in
+/// name order: the terms' bitset rows OR-ed together, then read off bit by bit.
+fn each_concept(rules: &Rules, hits: &[TermHit], mut f: impl FnMut(usize)) {
     let words = rules.concept_words;
-    let mut used = [0u64; 4];
+    let mut small = [0u64; 4];
     let mut wide = Vec::new();
-    let used: &mut [u64] = if words <= used.len() {
-        &mut used[..words]
+    let used: &mut [u64] = if words <= small.len() {
+        &mut small[..words]
     } else {
         wide.resize(words, 0);
         &mut wide
@@ -173,18 +407,13 @@ fn concepts(rules: &Rules, hits: &[TermHit]) -> Vec<std::sync::Arc<str>> {
             }
         }
     }
-    let mut out = Vec::new();
     for (word, &bits) in used.iter().enumerate() {
         let mut bits = bits;
         while bits != 0 {
-            let index = word * 64 + bits.trailing_zeros() as usize;
+            f(word * 64 + bits.trailing_zeros() as usize);
             bits &= bits - 1;
-            if let Some(name) = rules.concept_names.get(index) {
-                out.push(name.clone());
-            }
         }
     }
-    out
 }
 
 fn truncate(text: &str) -> &str {

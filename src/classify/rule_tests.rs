@@ -1,7 +1,8 @@
 //! Table-driven tests of each rule kind on a small rule file, of entity extraction on the
 //! shipped `topics.toml`, of config errors, and of hostile input.
 
-use super::{EntityKind, ItemText, Lang, Rules, classify};
+use super::{EntityKind, ItemText, Lang, Rules, TopicModel, classify};
+use crate::domain::TopicId;
 
 /// One topic per rule kind, so each case checks exactly one mechanism.
 const SMALL_RULES: &str = r#"
@@ -478,4 +479,125 @@ fn relevant_items_carry_the_concepts_they_used() {
     // An item no topic is about is never grouped: it gets no concepts.
     let irrelevant = classify_text("il chip H20");
     assert!(irrelevant.topics.is_empty() && irrelevant.concepts.is_empty());
+}
+
+/// A hand-made model of one topic whose only weights are on `features`.
+fn tiny_model(rules: &Rules, topic: &str, features: &[(&str, f32)], bias: f32) -> TopicModel {
+    TopicModel {
+        format: crate::classify::MODEL_FORMAT.into(),
+        version: crate::classify::MODEL_VERSION,
+        rules_fingerprint: rules.fingerprint().into(),
+        trained_on: crate::classify::TrainedOn {
+            items: 0,
+            positives: Vec::new(),
+            alpha: 1.0,
+            min_count: 1,
+        },
+        features: features.iter().map(|(f, _)| f.to_string()).collect(),
+        topics: vec![crate::classify::TopicWeights {
+            topic: TopicId::parse(topic).expect("topic"),
+            bias,
+            threshold: 0.5,
+            weights: features.iter().map(|(_, w)| *w).collect(),
+        }],
+    }
+}
+
+#[test]
+fn the_model_decides_its_topics_within_the_rules_evidence_and_says_why() {
+    let rules = rules();
+    let said = |rules: &Rules, text: &str| {
+        classify(
+            rules,
+            &ItemText {
+                title: "",
+                text,
+                lang: Some(Lang::It),
+            },
+        )
+    };
+    // Rules alone: a hedged restriction is cancelled ("sta valutando").
+    let hedged = "Washington sta valutando nuove restrizioni sulla vendita di chip alla Cina.";
+    assert!(!said(&rules, hedged).has_topic(&TopicId::parse("export_ban").expect("id")));
+    // A model that reads the cancelled match as news of a ban reports it, and says why.
+    let model = tiny_model(
+        &rules,
+        "export_ban",
+        &[("u:export_ban/hypothetical", 4.0)],
+        -2.0,
+    );
+    let with_model = rules.with_model(model).expect("attaches");
+    let verdict = said(&with_model, hedged);
+    assert_eq!(verdict.topics.len(), 1, "{verdict:?}");
+    assert_eq!(verdict.topics[0].topic.as_str(), "export_ban");
+    let reason = verdict.why.last().expect("a reason");
+    assert!(
+        reason.starts_with("export_ban: model 0.88 (from 0.50)"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("u:export_ban/hypothetical +4.0"),
+        "{reason}"
+    );
+    assert!(
+        !verdict.concepts.is_empty(),
+        "relevant items carry concepts"
+    );
+    // The same model gives nothing to an item with no word of the topic's rules, however
+    // strong its bias: the model weighs evidence, it does not invent it.
+    let model = tiny_model(&with_model, "export_ban", &[("w:partit", 1.0)], 6.0);
+    let eager = rules_with(model);
+    let sport = "Il campionato riprende domenica: la partita decisiva si gioca a Torino.";
+    assert!(said(&eager, sport).topics.is_empty());
+    // A topic the model does not know stays with the rules.
+    let tariffs = "Washington annuncia dazi del 25 per cento sui chip importati.";
+    assert!(said(&eager, tariffs).has_topic(&TopicId::parse("tariffs").expect("id")));
+}
+
+fn rules_with(model: TopicModel) -> Rules {
+    rules().with_model(model).expect("attaches")
+}
+
+#[test]
+fn model_files_are_checked_before_use() {
+    let rules = rules();
+    let good = tiny_model(&rules, "export_ban", &[("w:embarg", 1.0)], 0.0);
+    let mut wrong_shape = good.clone();
+    wrong_shape.topics[0].weights.push(0.5);
+    let mut bad_threshold = good.clone();
+    bad_threshold.topics[0].threshold = 1.5;
+    let mut bad_format = good.clone();
+    bad_format.format = "something-else".into();
+    for (model, expected) in [
+        (wrong_shape, "2 weights for 1 features"),
+        (bad_threshold, "threshold is not a finite number in range"),
+        (bad_format, "is not \"chipwatch-topic-model\""),
+    ] {
+        let error = TopicModel::from_json(&model.to_json()).expect_err("refused");
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+    let nan = good.to_json().replace("\"bias\": 0.0", "\"bias\": NaN");
+    assert!(TopicModel::from_json(&nan).is_err());
+    let mut unknown = good.clone();
+    unknown.topics[0].topic = TopicId::parse("quantum").expect("id");
+    let fingerprint = rules.fingerprint().to_string();
+    let error = rules
+        .with_model(unknown)
+        .expect_err("unknown topic refused");
+    assert!(error.to_string().contains("quantum"), "{error}");
+    // The fingerprint ignores comments and layout, not content.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/topics.toml");
+    let text = std::fs::read_to_string(path).expect("readable");
+    let commented = Rules::from_toml(&format!("# a note\n\n{text}")).expect("valid");
+    assert_eq!(commented.fingerprint(), fingerprint);
+    let changed = Rules::from_toml(&text.replacen("title_boost = 1.5", "title_boost = 1.6", 1))
+        .expect("valid");
+    assert_ne!(changed.fingerprint(), fingerprint);
+}
+
+/// The shipped rules, without a model.
+fn rules() -> Rules {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/topics.toml");
+    let text = std::fs::read_to_string(path).expect("config/topics.toml is readable");
+    Rules::from_toml(&text).expect("config/topics.toml is valid")
 }

@@ -6,7 +6,7 @@
 use super::Rules;
 use super::matcher::{MAX_TERM_WORDS, TermHit};
 use super::normalize::Folded;
-use super::tally::topic_scores;
+use super::tally::{Signals, topic_scores};
 use crate::domain::TopicScore;
 
 /// How far past a lifting verb's object its description can reach (see `object_end`).
@@ -21,6 +21,7 @@ pub(crate) struct ScoreScratch {
     candidates: Vec<(u32, u32)>,
     flipped: Vec<(u32, u32, u32)>,
     fired: Vec<Firing>,
+    pub signals: Signals,
 }
 
 /// One rule firing: the hit that matched and the `near` hit that let it, and how many
@@ -128,6 +129,7 @@ pub(crate) fn evaluate(
     // 2. Lifting rules first: what they consume must be gone before the others look.
     scratch.flipped.clear();
     scratch.fired.clear();
+    scratch.signals.cancelled.clear();
     let candidates = std::mem::take(&mut scratch.candidates);
     for pass_flips in [true, false] {
         for &(rule, hit) in &candidates {
@@ -139,8 +141,15 @@ pub(crate) fn evaluate(
             }
             // Lifting rules see every term; the others only what the lifting left.
             let flipped: &[(u32, u32, u32)] = if pass_flips { &[] } else { &scratch.flipped };
-            let Some(partner) = check(rules, item, flipped, rule, hit) else {
-                continue;
+            let partner = match check(rules, item, flipped, rule, hit) {
+                Outcome::Fires(partner) => partner,
+                Outcome::Cancelled(unless) => {
+                    if !pass_flips {
+                        scratch.signals.cancelled.push((rule, unless));
+                    }
+                    continue;
+                }
+                Outcome::Nothing => continue,
             };
             scratch.fired.push(Firing {
                 rule,
@@ -167,7 +176,7 @@ pub(crate) fn evaluate(
     // 3. Each rule counts once, at its best firing that has its topic's context (a title
     //    firing beats a body one): `tally` takes the first of each rule in this order.
     scratch.fired.sort_by_key(|f| (f.rule, !f.in_title, f.hit));
-    topic_scores(rules, item, &scratch.fired, why)
+    topic_scores(rules, item, &scratch.fired, why, &mut scratch.signals)
 }
 
 /// One verb, two opposite readings: "revoca le licenze" (a ban) and "revoca il divieto" (an
@@ -206,17 +215,31 @@ fn is_flipped(flipped: &[(u32, u32, u32)], item: &Item<'_>, topic: u32, hit: u32
         .any(|&(target, start, end)| target == topic && hit.start < end && start < hit.end)
 }
 
+/// What a rule does at a hit.
+enum Outcome {
+    /// It fires, with the closest `near` hit and its gap if the rule has `near`.
+    Fires(Option<(u32, u32)>),
+    /// It would fire, but the `unless` group of this index cancels it.
+    Cancelled(u32),
+    /// No `near` term close enough.
+    Nothing,
+}
+
 /// Whether `rule` fires at `hit`: no `unless` term close by, and (if it has one) a `near`
-/// term close enough. Returns the closest `near` hit and its gap, if the rule has `near`.
+/// term close enough.
 fn check(
     rules: &Rules,
     item: &Item<'_>,
     flipped: &[(u32, u32, u32)],
     rule: u32,
     hit: u32,
-) -> Option<Option<(u32, u32)>> {
+) -> Outcome {
     let def = &rules.rules[rule as usize];
     let main = item.hits[hit as usize];
+    let partner = near_partner(rules, item, flipped, rule, hit);
+    if def.near.is_some() && partner.is_none() {
+        return Outcome::Nothing;
+    }
     // A negation or a hedge speaks of its own clause: "sospende lo stop alle terre rare,
     // Washington allenta i controlli" — the minerals do not reach past the comma. One pass
     // over the widest window checks every `unless` group.
@@ -227,22 +250,34 @@ fn check(
             .map(|&(_, within)| within)
             .max()
             .unwrap_or(0);
-        let negated = item.window(main, widest).any(|(_, other)| {
-            let Some(gap) = item.gap(main, other) else {
-                return false;
-            };
-            def.unless
-                .iter()
-                .any(|&(group, within)| gap <= within && rules.groups.contains(other.term, group))
-                && !item.crosses_clause(main, other)
+        let negated = item.window(main, widest).find_map(|(_, other)| {
+            let gap = item.gap(main, other)?;
+            if item.crosses_clause(main, other) {
+                return None;
+            }
+            def.unless.iter().position(|&(group, within)| {
+                gap <= within && rules.groups.contains(other.term, group)
+            })
         });
-        if negated {
-            return None;
+        if let Some(index) = negated {
+            return Outcome::Cancelled(index as u32);
         }
     }
-    let Some((group, within)) = def.near else {
-        return Some(None);
-    };
+    Outcome::Fires(partner)
+}
+
+/// The closest `near` hit of `rule` at `hit` and its gap (`None` if the rule has no
+/// `near`, or none is close enough).
+fn near_partner(
+    rules: &Rules,
+    item: &Item<'_>,
+    flipped: &[(u32, u32, u32)],
+    rule: u32,
+    hit: u32,
+) -> Option<(u32, u32)> {
+    let def = &rules.rules[rule as usize];
+    let main = item.hits[hit as usize];
+    let (group, within) = def.near?;
     let mut best: Option<(u32, u32)> = None;
     for (index, other) in item.window(main, within) {
         // A term another rule lifted away from this topic cannot help it either.
@@ -265,5 +300,5 @@ fn check(
             best = Some((index, gap));
         }
     }
-    best.map(Some)
+    best
 }

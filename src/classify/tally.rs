@@ -15,14 +15,36 @@ struct Tally<'a> {
     counted: Vec<(Firing, Option<&'a str>)>,
 }
 
+/// What the rules saw of an item, whether or not a topic reached its threshold: how the
+/// learned model reads the rule engine (see `model.rs`).
+#[derive(Debug, Default)]
+pub(crate) struct Signals {
+    /// Per topic, the points of its counted firings (those with their context).
+    pub raw: Vec<f32>,
+    /// The rules counted, each once: (rule, in the title).
+    pub counted: Vec<(u32, bool)>,
+    /// Matches an `unless` group cancelled: (rule, index of the group in its `unless`).
+    pub cancelled: Vec<(u32, u32)>,
+}
+
 pub(super) fn topic_scores(
     rules: &Rules,
     item: &Item<'_>,
     fired: &[Firing],
     why: &mut Vec<String>,
+    signals: &mut Signals,
 ) -> Vec<TopicScore> {
+    signals.raw.clear();
+    signals.counted.clear();
     let tallies: Vec<Option<Tally>> = (0..rules.topics.len() as u32)
-        .map(|topic| tally(rules, item, fired, topic))
+        .map(|topic| {
+            let tally = tally(rules, item, fired, topic);
+            signals.raw.push(tally.score);
+            signals
+                .counted
+                .extend(tally.counted.iter().map(|(f, _)| (f.rule, f.in_title)));
+            (tally.score >= rules.topics[topic as usize].threshold).then_some(tally)
+        })
         .collect();
     let mut scores = Vec::new();
     for (index, tally) in tallies.iter().enumerate() {
@@ -52,13 +74,8 @@ pub(super) fn topic_scores(
     scores.into_iter().map(|(_, score)| score).collect()
 }
 
-/// A topic's score from its firings that have their context; `None` under the threshold.
-fn tally<'a>(
-    rules: &Rules,
-    item: &'a Item<'_>,
-    fired: &[Firing],
-    topic_index: u32,
-) -> Option<Tally<'a>> {
+/// A topic's score from its firings that have their context.
+fn tally<'a>(rules: &Rules, item: &'a Item<'_>, fired: &[Firing], topic_index: u32) -> Tally<'a> {
     let topic = &rules.topics[topic_index as usize];
     let mut tally = Tally {
         score: 0.0,
@@ -92,7 +109,7 @@ fn tally<'a>(
         tally.in_title |= firing.in_title;
         tally.counted.push((*firing, shown));
     }
-    (tally.score >= topic.threshold).then_some(tally)
+    tally
 }
 
 enum Context<'a> {

@@ -19,6 +19,19 @@ pub enum EntityKind {
     Legal,
 }
 
+impl EntityKind {
+    /// The name used in JSON and in the learned model's features.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Company => "company",
+            EntityKind::Chip => "chip",
+            EntityKind::Authority => "authority",
+            EntityKind::Country => "country",
+            EntityKind::Legal => "legal",
+        }
+    }
+}
+
 /// A named thing found in the text, normalised (`Nvidia` → `NVIDIA`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Entity {

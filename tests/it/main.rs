@@ -12,6 +12,7 @@ mod discord_delivery;
 mod discord_interactions;
 mod events_e2e;
 mod feeds_http;
+mod learn_cli;
 mod operator;
 mod run_binary;
 mod telegram;
