@@ -15,6 +15,10 @@ use chipwatch::classify::{ItemText, Lang, Rules, TopicModel, classify};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+#[path = "common/cpu.rs"]
+mod cpu;
+use cpu::cpu_seconds;
+
 struct Item {
     title: String,
     text: String,
@@ -115,15 +119,4 @@ fn main() {
             cpu * 1e9 / classified as f64
         );
     }
-}
-
-/// User plus system CPU time of this process from `/proc/self/stat`, in seconds; `None`
-/// where there is no procfs. Ticks are 1/100 s on Linux (`CLK_TCK`), fine over two seconds.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name may hold spaces; the fields after its closing parenthesis do not.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
 }

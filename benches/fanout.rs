@@ -102,6 +102,7 @@ fn alert() -> Alert {
             entities: vec![],
             why: vec!["approval: \"via libera\" + context \"chip\" (+4.5)".into()],
             concepts: vec![],
+            actor: None,
         },
     }
 }

@@ -194,6 +194,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     tasks.spawn(maintain(
         store.clone(),
         config.settings.retention,
+        config.events.params.window,
         shutdown.clone(),
     ));
     tasks.spawn(Arc::new(poller).run(shutdown.clone()));
@@ -226,17 +227,27 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Prunes, at start and then hourly, what is older than `retention`: seen items (a feed
 /// re-listing them after that would alert them again, which is why retention is long),
-/// stored items, delivered records and events. The outbox and dead letters are never
-/// pruned here: they are work and evidence, not history.
-async fn maintain(store: Store, retention: Duration, shutdown: CancellationToken) {
+/// stored items, delivered records and events; and events of no topic older than the
+/// grouping window (a day to spare), which only grouping reads. The outbox and dead
+/// letters are never pruned here: they are work and evidence, not history.
+async fn maintain(
+    store: Store,
+    retention: Duration,
+    window: Duration,
+    shutdown: CancellationToken,
+) {
     while !shutdown.is_cancelled() {
-        let cutoff = crate::clock::now()
-            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(90));
+        let now = crate::clock::now();
+        let cutoff =
+            now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(90));
+        let window_cutoff = now
+            - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(7))
+            - chrono::Duration::days(1);
         let pruned = store.prune_seen(cutoff).and_then(|seen| {
             Ok((
                 seen,
                 store.prune_delivered(cutoff)?,
-                store.prune_events(cutoff)?,
+                store.prune_events(cutoff)? + store.prune_events_without_topics(window_cutoff)?,
             ))
         });
         match pruned {

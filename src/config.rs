@@ -87,14 +87,20 @@ impl Default for RawDelivery {
     }
 }
 
+/// How far apart two reports of one story may be: an hour at least, a year at most (a
+/// window chrono cannot represent used to panic the poller).
+const EVENT_WINDOW_RANGE: (Duration, Duration) =
+    (Duration::from_secs(3600), Duration::from_secs(366 * 86_400));
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawEvents {
     #[serde(with = "humantime_serde")]
     window: Duration,
-    min_score: f32,
-    entity_weight: f32,
-    concept_weight: f32,
+    /// Unset: the grouping model's calibrated threshold.
+    min_score: Option<f32>,
+    /// Unset: the grouping model built into the binary (config/grouping.json at build time).
+    model_file: Option<PathBuf>,
     opposed_topics: Vec<[String; 2]>,
     #[serde(with = "humantime_serde")]
     follow_up_interval: Duration,
@@ -105,9 +111,8 @@ impl Default for RawEvents {
         let params = crate::events::EventParams::default();
         Self {
             window: params.window,
-            min_score: params.min_score,
-            entity_weight: params.entity_weight,
-            concept_weight: params.concept_weight,
+            min_score: None,
+            model_file: None,
             opposed_topics: params
                 .opposed_topics
                 .iter()
@@ -556,21 +561,44 @@ fn validate(
         );
     }
 
-    if !(0.0..=1.0).contains(&raw.events.min_score) {
-        problem("events.min_score".into(), "must be between 0 and 1".into());
-    }
-    if !(0.0..=100.0).contains(&raw.events.entity_weight) {
+    if let Some(min_score) = raw.events.min_score
+        && !(min_score > 0.0 && min_score < 1.0)
+    {
         problem(
-            "events.entity_weight".into(),
-            "must be between 0 and 100".into(),
+            "events.min_score".into(),
+            "must be between 0 and 1 (a probability)".into(),
         );
     }
-    if !(0.0..=100.0).contains(&raw.events.concept_weight) {
+    if !(EVENT_WINDOW_RANGE.0..=EVENT_WINDOW_RANGE.1).contains(&raw.events.window) {
         problem(
-            "events.concept_weight".into(),
-            "must be between 0 and 100".into(),
+            "events.window".into(),
+            format!(
+                "must be between {} and {} (real reports of one story spread over days)",
+                humantime::format_duration(EVENT_WINDOW_RANGE.0),
+                humantime::format_duration(EVENT_WINDOW_RANGE.1)
+            ),
         );
     }
+    let grouping_model = match &raw.events.model_file {
+        None => crate::events::GroupingModel::built_in(),
+        Some(file) => {
+            let file = base.join(file);
+            match std::fs::read_to_string(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|text| {
+                    crate::events::GroupingModel::from_json(&text).map_err(|e| e.to_string())
+                }) {
+                Ok(model) => model,
+                Err(error) => {
+                    problem(
+                        "events.model_file".into(),
+                        format!("{}: {error}", file.display()),
+                    );
+                    crate::events::GroupingModel::built_in()
+                }
+            }
+        }
+    };
     let mut opposed_topics = Vec::new();
     for (index, [a, b]) in raw.events.opposed_topics.iter().enumerate() {
         match (TopicId::parse(a), TopicId::parse(b)) {
@@ -709,12 +737,14 @@ fn validate(
             defer_after: raw.discord.defer_after,
         },
         events: EventsConfig {
-            params: crate::events::EventParams {
-                window: raw.events.window,
-                min_score: raw.events.min_score,
-                entity_weight: raw.events.entity_weight,
-                concept_weight: raw.events.concept_weight,
-                opposed_topics,
+            params: {
+                let mut params = crate::events::EventParams::with_model(grouping_model);
+                params.window = raw.events.window;
+                if let Some(min_score) = raw.events.min_score {
+                    params.min_score = min_score;
+                }
+                params.opposed_topics = opposed_topics;
+                params
             },
             follow_up_interval: raw.events.follow_up_interval,
         },

@@ -430,6 +430,7 @@ impl Compiler {
             topics,
             rules,
             term_rules,
+            actor_of: actors(raw, &self.entities)?,
             entities: self.entities,
             term_entities,
             title_boost,
@@ -437,6 +438,37 @@ impl Compiler {
             model: None,
         })
     }
+}
+
+/// For each entity, the country its mention makes the actor (see `[actors]`).
+fn actors(raw: &RawRules, entities: &[Entity]) -> Result<Vec<Option<u32>>, RulesError> {
+    let index = |name: &str| entities.iter().position(|e| e.name == name);
+    let mut actor_of: Vec<Option<u32>> = entities
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.kind == EntityKind::Country).then_some(i as u32))
+        .collect();
+    for (country, members) in &raw.actors {
+        let key = format!("actors.{country}");
+        let country_index = index(country)
+            .filter(|&i| entities[i].kind == EntityKind::Country)
+            .ok_or_else(|| {
+                invalid(
+                    &key,
+                    format!("{country:?} is not a country of [entities.country]"),
+                )
+            })?;
+        for (i, member) in members.iter().enumerate() {
+            let member_index = index(member).ok_or_else(|| {
+                invalid(
+                    format!("{key}[{i}]"),
+                    format!("{member:?} is not an entity"),
+                )
+            })?;
+            actor_of[member_index] = Some(country_index as u32);
+        }
+    }
+    Ok(actor_of)
 }
 
 fn topic_info(topic: &RawTopic) -> Result<TopicInfo, RulesError> {

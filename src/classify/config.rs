@@ -33,6 +33,10 @@ pub(crate) struct RawRules {
     /// Entity kind (`company`, `chip`, …) → canonical name → aliases.
     #[serde(default)]
     pub entities: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Country entity → the entities (authorities, leaders) whose mention means that
+    /// country acts: who acted is what tells Washington's move from Beijing's.
+    #[serde(default)]
+    pub actors: BTreeMap<String, Vec<String>>,
     /// Topics in file order (an array of tables keeps the order a map would lose).
     #[serde(default)]
     pub topic: Vec<RawTopic>,

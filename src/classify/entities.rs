@@ -44,6 +44,22 @@ pub(crate) fn extract(
     entities
 }
 
+/// Who acted: the country of the first entity the item names (title first) that stands
+/// for one — a country, or an authority `[actors]` assigns to it. Reads the `named` hits
+/// `extract` left.
+pub(crate) fn actor(rules: &Rules, named: &[(TermHit, u32)]) -> Option<String> {
+    named
+        .iter()
+        .filter(|(hit, entity)| !inside_longer(named, *hit, *entity, rules))
+        .filter_map(|(hit, entity)| {
+            let country = rules.actor_of.get(*entity as usize).copied().flatten()?;
+            Some((hit.start, country))
+        })
+        .min_by_key(|(start, _)| *start)
+        .and_then(|(_, country)| rules.entities.get(country as usize))
+        .map(|country| country.name.clone())
+}
+
 /// Whether another alias of the same kind covers `hit` and is longer: "ascend 910c" hides
 /// "ascend", "dipartimento del commercio" hides nothing of another kind.
 fn inside_longer(named: &[(TermHit, u32)], hit: TermHit, entity: u32, rules: &Rules) -> bool {

@@ -25,6 +25,7 @@ mod rule_tests;
 
 pub use crate::domain::{Classification, Entity, EntityKind, Lang, TopicId, TopicScore};
 pub use config::RulesError;
+pub(crate) use model::PassThrough;
 pub use model::{
     FORMAT as MODEL_FORMAT, ModelError, TopicModel, TopicWeights, TrainedOn,
     VERSION as MODEL_VERSION,
@@ -48,6 +49,9 @@ pub struct Rules {
     /// For each term, the rules it is a main term of.
     term_rules: Vec<Vec<u32>>,
     entities: Vec<Entity>,
+    /// For each entity, the country (an entity index) its mention makes the actor: a
+    /// country itself, or an authority `[actors]` assigns to one.
+    actor_of: Vec<Option<u32>>,
     /// For each term, the entities it is an alias of.
     term_entities: Vec<Vec<u32>>,
     /// The named groups of `topics.toml`, sorted: the concepts an item can use.
@@ -222,11 +226,13 @@ fn analyse(rules: &Rules, item: &ItemText<'_>, scratch: &mut Scratch) -> Classif
     let mut why = Vec::new();
     let topics = score::evaluate(rules, &scored, &mut scratch.score, &mut why);
     let entities = entities::extract(rules, &scratch.folded, &scratch.hits, &mut scratch.named);
+    let actor = entities::actor(rules, &scratch.named);
     Classification {
         topics,
         entities,
         why,
         concepts: Vec::new(),
+        actor,
     }
 }
 
@@ -296,13 +302,22 @@ fn apply_model(
             .any(|&(topic, _, _)| &rules.info[topic].id == id)
     };
     let rule_scores: Vec<TopicScore> = classification.topics.clone();
+    // Rules that clear a topic's threshold twice over keep it whatever the model says: the
+    // model was learned from a few hundred items and must not overrule the plainest cases.
+    let accepted = |v: &model::Verdict| {
+        v.probability >= v.threshold
+            || rule_scores.iter().any(|t| {
+                t.topic == rules.info[v.topic].id
+                    && t.score >= STRONG_RULES * rules.topics[v.topic].threshold
+            })
+    };
     classification.topics.retain(|t| !known(&t.topic));
     let mut kept_reasons = Vec::new();
     for reason in classification.why.drain(..) {
         let topic = reason.split(':').next().unwrap_or_default();
         let reported = verdicts
             .iter()
-            .any(|v| v.probability >= v.threshold && rules.info[v.topic].id.as_str() == topic);
+            .any(|v| accepted(v) && rules.info[v.topic].id.as_str() == topic);
         if reported
             || !model
                 .topics
@@ -325,10 +340,7 @@ fn apply_model(
         let rules_bonus = if by_rules(v) { 100.0 } else { 0.0 };
         rules_bonus + logit(v.probability) - logit(v.threshold)
     };
-    let reported: Vec<&model::Verdict> = verdicts
-        .iter()
-        .filter(|v| v.probability >= v.threshold)
-        .collect();
+    let reported: Vec<&model::Verdict> = verdicts.iter().filter(|v| accepted(v)).collect();
     let kept = reported.iter().filter(|v| {
         !reported.iter().any(|other| {
             other.topic != v.topic
@@ -354,6 +366,10 @@ fn apply_model(
         .topics
         .sort_by(|a, b| b.score.total_cmp(&a.score));
 }
+
+/// How many times its threshold a topic's rule points must reach for the rules alone to
+/// keep it (see `apply_model`).
+const STRONG_RULES: f32 = 2.0;
 
 fn logit(p: f32) -> f32 {
     let p = p.clamp(1e-6, 1.0 - 1e-6);

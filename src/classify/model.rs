@@ -19,7 +19,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// The index's keys are xxh3 hashes already: hashing them again (SipHash, the default)
 /// would cost more than the rest of a lookup.
 #[derive(Debug, Default)]
-struct PassThrough(u64);
+pub(crate) struct PassThrough(u64);
 
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {

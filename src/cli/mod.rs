@@ -8,6 +8,7 @@ mod feeds;
 mod jsonl;
 mod learn;
 mod opml;
+mod stories;
 
 use crate::app::{self, RunOptions};
 use crate::config::Config;
@@ -72,20 +73,33 @@ pub enum Command {
         text: Option<String>,
     },
     /// Group items given as JSON lines (`id`, `title`, `text`, `outlet`, `url`, optional
-    /// `published` and `lang`) into events; prints `{"id", "event"}` per item, `null` for
-    /// an item no topic is about.
+    /// `published`, `date`, `first_seen` and `lang`) into events as the poller would;
+    /// prints `{"id", "event"}` per item (an item alone in its story gets an event of its own).
     Cluster {
         /// A file of JSON lines, or `-` for standard input.
         #[arg(default_value = "-")]
         file: PathBuf,
     },
     /// Train the learned topic model on labelled JSON lines (`id`, `title`, `text`, `lang`,
-    /// `labels`: topics or ["none"]) and write it (deterministic for a given input).
+    /// `labels`: topics or ["none"]), or with `--stories` the grouping model on items with
+    /// their `story`; write it (deterministic for a given input).
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["data", "stories"])))]
     Train {
-        /// Labelled JSON-lines files (the corpus format).
-        #[arg(long, required = true, num_args = 1..)]
+        /// Labelled JSON-lines files (the corpus format): trains the topic model.
+        #[arg(long, num_args = 1..)]
         data: Vec<PathBuf>,
-        /// Where to write the model (set `settings.model_file` to use it).
+        /// Story files (items with a `story`): trains the grouping model instead.
+        #[arg(long, num_args = 1.., conflicts_with = "data")]
+        stories: Vec<PathBuf>,
+        /// With --stories: more real text (JSON lines with title and text) for the word
+        /// frequencies.
+        #[arg(long, num_args = 1.., requires = "stories")]
+        texts: Vec<PathBuf>,
+        /// With --stories: ordinary news (JSON lines), each item its own story, placed among
+        /// the stories' times: what the grouping must keep out of them.
+        #[arg(long, num_args = 1.., requires = "stories")]
+        noise: Vec<PathBuf>,
+        /// Where to write the model (`settings.model_file` or `events.model_file` to use it).
         #[arg(long, short)]
         output: PathBuf,
         #[command(flatten)]
@@ -134,6 +148,31 @@ pub enum EvalCommand {
         topics: Vec<String>,
         #[command(flatten)]
         options: learn::TrainArgs,
+    },
+    /// Pairwise and B-cubed precision, recall and F1 of the grouping against true stories
+    /// (JSON lines with a `story`), events against stories, and the worst splits and
+    /// merges; with `--folds K`, cross-validation by story.
+    Stories {
+        file: PathBuf,
+        /// Group each of K folds of stories with a model trained on the others.
+        #[arg(long)]
+        folds: Option<usize>,
+        /// With --folds: more real text for the word frequencies.
+        #[arg(long, num_args = 1..)]
+        texts: Vec<PathBuf>,
+        /// Ordinary news (JSON lines), each item its own story, placed among the stories'
+        /// times: grouped and judged with them (and, with --folds, trained on).
+        #[arg(long, num_args = 1..)]
+        noise: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// L2 penalty of the pair regression (with --folds).
+        #[arg(long, default_value_t = 1.0)]
+        alpha: f64,
+        /// The joining threshold maximises pairwise F-beta (with --folds; below 1 favours
+        /// precision).
+        #[arg(long, default_value_t = 1.0)]
+        beta: f64,
     },
 }
 
@@ -200,9 +239,49 @@ pub async fn execute(cli: Cli) -> i32 {
         Command::Cluster { file } => report(cluster::run(&config, file)),
         Command::Train {
             data,
+            stories,
+            texts,
+            noise,
             output,
             options,
-        } => report(learn::train(&config, data, output, options)),
+        } => report(if stories.is_empty() {
+            learn::train(&config, data, output, options)
+        } else {
+            stories::train(
+                &config,
+                stories,
+                texts,
+                noise,
+                output,
+                stories::Fitting {
+                    alpha: options.alpha,
+                    beta: options.beta,
+                },
+            )
+        }),
+        Command::Eval {
+            command:
+                EvalCommand::Stories {
+                    file,
+                    folds,
+                    texts,
+                    noise,
+                    json,
+                    alpha,
+                    beta,
+                },
+        } => report(stories::eval(
+            &config,
+            file,
+            *folds,
+            texts,
+            noise,
+            *json,
+            stories::Fitting {
+                alpha: *alpha,
+                beta: *beta,
+            },
+        )),
         Command::Eval {
             command:
                 EvalCommand::Topics {

@@ -53,6 +53,10 @@ pub struct Classification {
     /// Shared with the compiled rules (`Arc<str>`): naming them costs no allocation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub concepts: Vec<std::sync::Arc<str>>,
+    /// Who acted, as far as the text says: the country of the first authority or country
+    /// it names (see `[actors]` in topics.toml). Tells Washington's move from Beijing's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 impl Classification {

@@ -69,6 +69,10 @@ pub struct EventSource {
     /// Folded, stemmed significant words of the title and lead, to match later items.
     #[serde(default)]
     pub tokens: Vec<String>,
+    /// The report's own topics (an event's are the union of its reports'): reports split on
+    /// opposed topics only when each has one clear topic. Empty in events stored before.
+    #[serde(default)]
+    pub topics: Vec<TopicId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

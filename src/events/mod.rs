@@ -1,29 +1,31 @@
 //! Pure: which items tell the same story. No I/O, no clock: times come with the items.
 //!
-//! The rule. An item joins the event it matches best, or starts a new one. It matches an
-//! event when all of these hold:
+//! Every item gets an event: topics decide who is alerted, never whether an item is
+//! grouped, so a story whose first report the classifier misses still gathers its later
+//! reports. An item joins the event whose reports it matches best *on average*, or starts
+//! a new one. It matches when
 //!
-//! 1. **Time**: it is within `window` of the event (before its first or after its last item).
-//! 2. **Topic**: it shares a topic with the event and brings no topic *opposed* to one the
-//!    event is about (`opposed_topics`, by default approval ↔ export_ban): "licence revoked"
-//!    after "licence granted" is a new development, so a new event. An item that names both
-//!    sides ("revoked the licences granted last week") tells the newer development: it may
-//!    join a one-sided event only when an older matching event holds the other side
-//!    (see [`topics`]).
-//! 3. **Content**: the weighted Jaccard similarity of its features with those of one of the
-//!    event's items reaches `min_score`. Features are the stemmed, accent-folded significant
-//!    words of title and lead (weight 1), the countries (weight 1), the key entities —
-//!    chips, companies, authorities, legal instruments — (weight `entity_weight` each):
-//!    entities are what makes a story specific; and the concepts the classifier found
-//!    (its named word groups: `restrict`, `licence`, `trade`, … — weight
-//!    `concept_weight` each), which an English and an Italian report of one story share
-//!    where their words do not ("require permits for exports" ~ "impone permessi per
-//!    l'export").
+//! 1. **Time**: it lies within `window` of the event (7 days by default: real reports of
+//!    one story spread over 3–6 days). An item without a date is placed at the time it was
+//!    first seen; offline, a month-only date is a span and no date at all passes.
+//! 2. **Opposed topics**: never across a pair of reports that each have one clear topic,
+//!    opposed to the other's (`opposed_topics`: approval ↔ export_ban) — "licence revoked"
+//!    after "licence granted" is a new development.
+//! 3. **Entities**: never with a report when both name companies or chips and share
+//!    none: two bans of one morning (Nvidia's and ASML's) are two acts.
+//! 4. **Content**: the mean, over the event's reports, of the probability that the two
+//!    tell one story reaches `min_score`. That probability is the grouping model's
+//!    (`model.rs`): a logistic regression learned from real stories over the TF-IDF cosine
+//!    of the stemmed words (IDF from real text), shared key entities, places and figures,
+//!    topics, concepts, who acted, and days apart.
 //!
-//! Comparing with each item of the event (the best one counts) rather than with their
-//! union keeps a large event from diluting the score of a new report.
+//! Comparing with each report and averaging keeps one stray report from pulling a
+//! different development in, as matching the best single report would.
 
 mod batch;
+mod grouper;
+mod model;
+pub mod quality;
 mod topics;
 
 #[cfg(test)]
@@ -32,6 +34,11 @@ mod eval_tests;
 mod tests;
 
 pub use batch::{Batch, processing_order};
+pub use grouper::{Grouper, Placed, vector};
+pub use model::{
+    FEATURES, FORMAT as GROUPING_FORMAT, Grouping, GroupingError, GroupingModel, GroupingTrainedOn,
+    VERSION as GROUPING_VERSION, Vector, pair_features,
+};
 
 use crate::classify::{self, Lang};
 use crate::domain::{
@@ -39,32 +46,77 @@ use crate::domain::{
 };
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Thresholds, from `[events]` in config.
+/// Thresholds, from `[events]` in config, and the grouping model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventParams {
     /// How far apart in time two items of one story may be.
     pub window: Duration,
-    /// The least similarity (weighted Jaccard, 0..=1) to join an event.
+    /// The least mean same-story probability (0..1) to join an event.
     pub min_score: f32,
-    /// How many words one shared key entity is worth.
-    pub entity_weight: f32,
-    /// How many words one shared concept (a named word group of the rules) is worth.
-    pub concept_weight: f32,
     /// Pairs of topics that are opposite developments of a story.
     pub opposed_topics: Vec<(TopicId, TopicId)>,
+    pub grouping: Arc<Grouping>,
 }
+
+/// Seven days: the corpus's stories spread over up to six (see README, "Event grouping").
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 
 impl Default for EventParams {
     fn default() -> Self {
+        EventParams::with_model(GroupingModel::built_in())
+    }
+}
+
+impl EventParams {
+    /// The defaults, with `model`'s calibrated threshold.
+    pub fn with_model(model: GroupingModel) -> Self {
         Self {
-            window: Duration::from_secs(72 * 3600),
-            min_score: 0.18,
-            entity_weight: 6.0,
-            concept_weight: 1.5,
+            window: DEFAULT_WINDOW,
+            min_score: model.min_score,
             opposed_topics: topics::default_opposed(),
+            grouping: Arc::new(Grouping::new(model)),
         }
+    }
+}
+
+/// When an item happened, as far as is known. The poller always knows (the date, or when
+/// it first saw the item); offline input may give only a month, or nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum When {
+    Exact(DateTime<Utc>),
+    Between(DateTime<Utc>, DateTime<Utc>),
+    Unknown,
+}
+
+impl When {
+    /// The earliest and latest it can be.
+    pub fn span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        match *self {
+            When::Exact(at) => Some((at, at)),
+            When::Between(low, high) => Some((low.min(high), low.max(high))),
+            When::Unknown => None,
+        }
+    }
+
+    /// The least time between the two (zero when they overlap); `None` if either is unknown.
+    pub fn gap(&self, other: &When) -> Option<chrono::Duration> {
+        let ((a_low, a_high), (b_low, b_high)) = (self.span()?, other.span()?);
+        Some(if a_high < b_low {
+            b_low - a_high
+        } else if b_high < a_low {
+            a_low - b_high
+        } else {
+            chrono::Duration::zero()
+        })
+    }
+
+    /// The time to order items by: the middle of the span.
+    pub fn middle(&self) -> Option<DateTime<Utc>> {
+        let (low, high) = self.span()?;
+        Some(low + (high - low) / 2)
     }
 }
 
@@ -81,9 +133,13 @@ pub struct ItemFeatures {
     pub tokens: BTreeSet<String>,
     /// The classifier's concepts (see `Classification::concepts`).
     pub concepts: BTreeSet<String>,
-    /// The item's language: concepts count only between reports in different languages.
     pub lang: Lang,
-    pub time: DateTime<Utc>,
+    /// Who acted (see `Classification::actor`).
+    pub actor: Option<String>,
+    /// The words of the head: the title and the lead's first sentence, where the news is;
+    /// the rest of a lead is often background.
+    pub head: BTreeSet<String>,
+    pub when: When,
 }
 
 /// Title and the start of the lead: enough to say what the story is.
@@ -91,10 +147,12 @@ const LEAD_CHARS: usize = 400;
 
 /// Mark key entities and places among a source's stored tokens. Words are folded
 /// alphanumerics, so a marked name never equals a word (nor a search query's word).
-const ENTITY_MARK: char = '#';
-const PLACE_MARK: char = '@';
-const CONCEPT_MARK: char = '%';
-const LANG_MARK: char = '~';
+pub(crate) const ENTITY_MARK: char = '#';
+pub(crate) const PLACE_MARK: char = '@';
+pub(crate) const CONCEPT_MARK: char = '%';
+pub(crate) const LANG_MARK: char = '~';
+pub(crate) const ACTOR_MARK: char = '!';
+pub(crate) const HEAD_MARK: char = '^';
 
 pub fn features(item: &Item, classification: &Classification) -> ItemFeatures {
     let lead: String = item.summary.chars().take(LEAD_CHARS).collect();
@@ -132,7 +190,12 @@ pub fn features(item: &Item, classification: &Classification) -> ItemFeatures {
             .map(|c| c.to_string())
             .collect(),
         lang: item.lang,
-        time: item.time(),
+        actor: classification.actor.clone(),
+        head: significant_tokens(
+            &format!("{} {}", item.title, first_sentence(&item.summary)),
+            item.lang,
+        ),
+        when: When::Exact(item.time()),
     }
 }
 
@@ -149,101 +212,19 @@ pub fn significant_tokens(text: &str, lang: Lang) -> BTreeSet<String> {
         .collect()
 }
 
-/// Weighted Jaccard of an item's features with one source's stored tokens (words, places
-/// and key entities, see [`source_tokens`]): the weight shared over the weight of the union.
-fn weighted_jaccard(features: &ItemFeatures, source: &EventSource, params: &EventParams) -> f32 {
-    // (in the source, shared with the item) for words, places, key entities and concepts.
-    let mut counts = [(0usize, 0usize); 4];
-    let mut source_has_concepts = false;
-    // Concepts stand in for words across languages only: two reports in one language
-    // share words where they share meaning, and concepts shared by every story of a
-    // kind ("suspends a rule") would only blur different stories together.
-    let same_lang = source
-        .tokens
-        .iter()
-        .find_map(|t| t.strip_prefix(LANG_MARK))
-        .is_none_or(|lang| lang == features.lang.as_str());
-    for token in &source.tokens {
-        if token.starts_with(LANG_MARK) || (same_lang && token.starts_with(CONCEPT_MARK)) {
-            continue;
-        }
-        let (slot, shared) = if let Some(name) = token.strip_prefix(ENTITY_MARK) {
-            (2, features.key_entities.contains(name))
-        } else if let Some(name) = token.strip_prefix(PLACE_MARK) {
-            (1, features.places.contains(name))
-        } else if let Some(name) = token.strip_prefix(CONCEPT_MARK) {
-            source_has_concepts = true;
-            (3, features.concepts.contains(name))
-        } else {
-            (0, features.tokens.contains(token))
-        };
-        counts[slot].0 += 1;
-        counts[slot].1 += usize::from(shared);
+/// The lead up to the end of its first sentence (at least a few words in, so that "U.S."
+/// or "St." do not end it), or its first 200 characters.
+fn first_sentence(lead: &str) -> &str {
+    let mut end = lead.len().min(200);
+    while !lead.is_char_boundary(end) {
+        end -= 1;
     }
-    // A source stored before concepts existed has none: it is compared on the rest alone
-    // rather than made to look unlike every new item.
-    let item_concepts = if source_has_concepts && !same_lang {
-        features.concepts.len()
-    } else {
-        0
-    };
-    let item_sizes = [
-        features.tokens.len(),
-        features.places.len(),
-        features.key_entities.len(),
-        item_concepts,
-    ];
-    let weights = [1.0, 1.0, params.entity_weight, params.concept_weight];
-    let (mut shared, mut union) = (0.0, 0.0);
-    for ((&(in_source, in_both), item_size), weight) in counts.iter().zip(item_sizes).zip(weights) {
-        shared += weight * in_both as f32;
-        union += weight * (in_source + item_size - in_both) as f32;
-    }
-    if union <= 0.0 { 0.0 } else { shared / union }
-}
-
-fn within_window(event: &Event, time: DateTime<Utc>, window: Duration) -> bool {
-    // A window too large for chrono is as good as no limit.
-    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-    let earliest = event.first_seen.checked_sub_signed(window);
-    let latest = event.last_seen.checked_add_signed(window);
-    earliest.is_none_or(|t| time >= t) && latest.is_none_or(|t| time <= t)
-}
-
-/// How alike an item is to an event, 0 when they cannot be one story (out of the window,
-/// or no topic in common, or an opposed topic: see the module doc).
-pub fn similarity(event: &Event, features: &ItemFeatures, params: &EventParams) -> f32 {
-    if !within_window(event, features.time, params.window)
-        || topics::relation(&event.topics, &features.topics, &params.opposed_topics)
-            == topics::Relation::Incompatible
-    {
-        return 0.0;
-    }
-    event
-        .sources
-        .iter()
-        .map(|source| weighted_jaccard(features, source, params))
-        .fold(0.0, f32::max)
-}
-
-/// The event the item belongs to, if any: the most similar one over the threshold.
-pub fn best_match<'a>(
-    events: &'a [Event],
-    features: &ItemFeatures,
-    params: &EventParams,
-) -> Option<&'a Event> {
-    let candidates: Vec<(&Event, f32)> = events
-        .iter()
-        .map(|event| (event, similarity(event, features, params)))
-        .filter(|(_, score)| *score >= params.min_score)
-        .collect();
-    candidates
-        .iter()
-        .filter(|(event, _)| {
-            topics::admissible(event, &candidates, features, &params.opposed_topics)
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(event, _)| *event)
+    let head = &lead[..end];
+    head.char_indices()
+        .filter(|(i, c)| matches!(c, '.' | '!' | '?') && *i > 40)
+        .map(|(i, _)| &head[..i])
+        .next()
+        .unwrap_or(head)
 }
 
 /// What a source keeps to be matched later: its words, then its places, key entities and
@@ -259,6 +240,8 @@ fn source_tokens(features: &ItemFeatures) -> Vec<String> {
         .iter()
         .map(|c| format!("{CONCEPT_MARK}{c}"));
     let lang = std::iter::once(format!("{LANG_MARK}{}", features.lang.as_str()));
+    let actor = features.actor.iter().map(|a| format!("{ACTOR_MARK}{a}"));
+    let head = features.head.iter().map(|h| format!("{HEAD_MARK}{h}"));
     features
         .tokens
         .iter()
@@ -267,6 +250,8 @@ fn source_tokens(features: &ItemFeatures) -> Vec<String> {
         .chain(entities)
         .chain(concepts)
         .chain(lang)
+        .chain(actor)
+        .chain(head)
         .collect()
 }
 
@@ -281,9 +266,10 @@ fn source(item: &Item, classification: &Classification, features: &ItemFeatures)
             item.title.clone()
         },
         link: item.link.clone(),
-        time: features.time,
+        time: features.when.middle().unwrap_or_else(|| item.time()),
         score: classification.topics.first().map_or(0.0, |t| t.score),
         tokens,
+        topics: features.topics.iter().cloned().collect(),
     }
 }
 
@@ -310,9 +296,9 @@ pub fn new_event(
         topics: features.topics.iter().cloned().collect(),
         entities: classification.entities.clone(),
         headline: first.title.clone(),
+        first_seen: first.time,
+        last_seen: first.time,
         sources: vec![first],
-        first_seen: features.time,
-        last_seen: features.time,
     }
 }
 

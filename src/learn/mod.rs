@@ -4,6 +4,7 @@
 //! No I/O: the command line reads the files and hands the examples in.
 
 mod metrics;
+pub mod stories;
 mod train;
 
 #[cfg(test)]

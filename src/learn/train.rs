@@ -52,6 +52,10 @@ pub enum LearnError {
     Fit { topic: TopicId, message: String },
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error("the stories give no pair of one story and none of two: nothing to learn")]
+    Stories,
+    #[error("grouping regression: {0}")]
+    PairFit(String),
 }
 
 /// The examples as rows of named features.

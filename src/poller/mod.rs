@@ -494,21 +494,22 @@ impl Poller {
             commit.seen.push(*id);
             let item = build_item(feed, *id, entry, now);
             let classification = self.classify(&item);
-            if !classification.is_relevant() {
-                continue;
+            let is_relevant = classification.is_relevant();
+            if is_relevant {
+                relevant += 1;
+                commit.items.push(item.clone());
             }
-            relevant += 1;
-            commit.items.push(item.clone());
             if !alertable.contains(id) {
-                report.held_first_poll += usize::from(first_poll);
+                report.held_first_poll += usize::from(first_poll && is_relevant);
                 continue;
             }
+            // Every item joins an event; its topics decide who hears of it (see `route`).
             let alert = Alert {
                 item,
                 classification,
             };
             let (_event, is_new) = routing.route(&alert, commit)?;
-            if is_new {
+            if is_new && is_relevant {
                 report.alerts.push(alert);
             }
         }

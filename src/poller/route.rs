@@ -1,12 +1,12 @@
-//! Routing a relevant item: which event it joins (or starts), and which chats hear about
-//! it — a first alert for chats not yet told about the event, at most one "also reported
-//! by" follow-up per chat and event per interval for the others.
+//! Routing an item: which event it joins (or starts) — every item, relevant or not, so a
+//! story whose first report no topic caught still gathers the others — and which chats
+//! hear about it: a first alert for chats that follow the item and were not yet told about
+//! the event, at most one "also reported by" follow-up per chat and event per interval for
+//! the chats already told, whatever the new report's own topics.
 
 use crate::config::{DeliveryConfig, EventsConfig, QuietMode};
-use crate::domain::{
-    Alert, ChatRef, Delivery, DeliveryKind, DeliveryMode, Event, EventId, Subscription,
-};
-use crate::events;
+use crate::domain::{Alert, ChatRef, Delivery, DeliveryKind, DeliveryMode, EventId, Subscription};
+use crate::events::{Grouper, When};
 use crate::store::{EventDelivery, PollCommit, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -19,7 +19,7 @@ pub struct Routing<'a> {
     delivery: &'a DeliveryConfig,
     zone: chrono_tz::Tz,
     subscriptions: Vec<Subscription>,
-    events: Vec<Event>,
+    grouper: Grouper,
     touched: BTreeSet<EventId>,
     records: HashMap<(EventId, ChatRef), EventDelivery>,
     now: DateTime<Utc>,
@@ -45,7 +45,7 @@ impl<'a> Routing<'a> {
                 .into_iter()
                 .filter(|s| s.active)
                 .collect(),
-            events: store.events_since(now - window)?,
+            grouper: Grouper::with_events(config.params.clone(), store.events_since(now - window)?),
             touched: BTreeSet::new(),
             records: HashMap::new(),
             now,
@@ -59,45 +59,27 @@ impl<'a> Routing<'a> {
         alert: &Alert,
         commit: &mut PollCommit,
     ) -> Result<(EventId, bool), StoreError> {
-        let features = events::features(&alert.item, &alert.classification);
-        let (index, is_new) = match events::best_match(&self.events, &features, &self.config.params)
-        {
-            Some(event) => {
-                let index = self
-                    .events
-                    .iter()
-                    .position(|e| e.id == event.id)
-                    .unwrap_or(0);
-                events::add_source(
-                    &mut self.events[index],
-                    &alert.item,
-                    &alert.classification,
-                    &features,
-                );
-                (index, false)
-            }
-            None => {
-                let taken: BTreeSet<EventId> = self.events.iter().map(|e| e.id.clone()).collect();
-                let store = self.store;
-                let event =
-                    events::new_event(&alert.item, &alert.classification, &features, |id| {
-                        taken.contains(id) || store.event_exists(id)
-                    });
-                self.events.push(event);
-                (self.events.len() - 1, true)
-            }
-        };
-        let event_id = self.events[index].id.clone();
+        let store = self.store;
+        let placed = self.grouper.place(
+            &alert.item,
+            &alert.classification,
+            When::Exact(alert.item.time()),
+            |id| store.event_exists(id),
+        );
+        let event_id = placed.id.clone();
         self.touched.insert(event_id.clone());
         let text = Subscription::match_text(&alert.item);
-        let wanting: Vec<Subscription> = self
-            .subscriptions
-            .iter()
-            .filter(|s| s.wants_text(&text, &alert.classification))
-            .cloned()
-            .collect();
-        for subscription in wanting {
-            if let Some(kind) = self.decide(&event_id, &subscription.chat, index)? {
+        // Chats already told about an event hear of its new reports (at most once per
+        // interval) even when this report alone would not have matched them.
+        let told_before = !placed.new && !self.grouper.events()[placed.index].topics.is_empty();
+        let subscriptions = self.subscriptions.clone();
+        for subscription in subscriptions {
+            let wants = subscription.wants_text(&text, &alert.classification);
+            let follows = wants || told_before && self.was_told(&event_id, &subscription.chat)?;
+            if !follows {
+                continue;
+            }
+            if let Some(kind) = self.decide(&event_id, &subscription.chat, placed.index)? {
                 let chat = subscription.chat.clone();
                 let mut delivery =
                     Delivery::new(chat, alert.clone(), Some(event_id.clone()), kind, self.now);
@@ -105,7 +87,13 @@ impl<'a> Routing<'a> {
                 commit.deliveries.push(delivery);
             }
         }
-        Ok((event_id, is_new))
+        Ok((event_id, placed.new))
+    }
+
+    /// Whether `chat` was sent something about the event already (this poll or before).
+    fn was_told(&self, event_id: &EventId, chat: &ChatRef) -> Result<bool, StoreError> {
+        let key = (event_id.clone(), chat.clone());
+        Ok(self.records.contains_key(&key) || self.store.event_delivery(event_id, chat)?.is_some())
     }
 
     /// What `chat` gets about the event now: a first alert, a follow-up, or nothing yet.
@@ -128,7 +116,7 @@ impl<'a> Routing<'a> {
                 if self.now < record.last_queued + interval {
                     return Ok(None);
                 }
-                let event = &self.events[index];
+                let event = &self.grouper.events()[index];
                 DeliveryKind::FollowUp {
                     outlets: event.outlets().into_iter().map(str::to_string).collect(),
                     sources: event.sources.len(),
@@ -175,7 +163,8 @@ impl<'a> Routing<'a> {
     /// Moves the touched events and the new per-chat records into the commit.
     pub fn finish(self, commit: &mut PollCommit) {
         commit.events = self
-            .events
+            .grouper
+            .into_events()
             .into_iter()
             .filter(|e| self.touched.contains(&e.id))
             .collect();

@@ -241,6 +241,7 @@ mod tests {
                 ],
                 why: vec!["approval: \"via libera\" (+3.0)".into()],
                 concepts: vec![],
+                actor: None,
             },
         }
     }

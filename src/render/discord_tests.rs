@@ -74,6 +74,7 @@ fn alert(title: &str, link: Option<&str>) -> Alert {
             }],
             why: vec!["export_ban: \"vieta\" (+3.0) @here".into()],
             concepts: vec![],
+            actor: None,
         },
     }
 }

@@ -1,6 +1,9 @@
-//! Events and their indexes. One `event_index` tree holds three kinds of keys, each
+//! Events and their indexes. One `event_index` tree holds four kinds of keys, each
 //! ending in the event's last-seen time and id so a prefix scan lists newest last:
-//! `t` + time + id, `p` + topic + 0 + time + id, `e` + entity + 0 + time + id.
+//! `t` + time + id (every event: what grouping compares with), `r` + time + id (events
+//! with a topic: what users list and search), `p` + topic + 0 + time + id,
+//! `e` + entity + 0 + time + id. Every item has an event, most of no topic: those serve
+//! grouping only, are never listed, and are pruned once no new report can join them.
 
 use super::{EVENTS, Store, StoreError, decode, encode};
 use crate::domain::{ChatRef, Event, EventId};
@@ -22,6 +25,9 @@ fn suffix(event: &Event) -> Vec<u8> {
 pub(super) fn index_keys(event: &Event) -> Vec<Vec<u8>> {
     let tail = suffix(event);
     let mut keys = vec![[b"t".as_slice(), &tail].concat()];
+    if !event.topics.is_empty() {
+        keys.push([b"r".as_slice(), &tail].concat());
+    }
     for topic in &event.topics {
         keys.push([b"p", topic.as_str().as_bytes(), &[0], &tail].concat());
     }
@@ -98,7 +104,7 @@ impl Store {
         Ok(found)
     }
 
-    /// The newest events, optionally of one topic, newest first.
+    /// The newest events with a topic (optionally this one), newest first.
     pub fn recent_events(
         &self,
         topic: Option<&str>,
@@ -106,7 +112,7 @@ impl Store {
     ) -> Result<Vec<Event>, StoreError> {
         let prefix = match topic {
             Some(topic) => [b"p", topic.as_bytes(), &[0]].concat(),
-            None => b"t".to_vec(),
+            None => b"r".to_vec(),
         };
         let keys = self.event_index.scan_prefix(prefix).keys().rev();
         self.events_from_keys(keys, limit)
@@ -128,13 +134,28 @@ impl Store {
     /// Forgets events last seen before `cutoff`, with their index keys and per-chat
     /// records. Returns how many.
     pub fn prune_events(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.forget_events_before(cutoff, |_| true)
+    }
+
+    /// Forgets events of no topic last seen before `cutoff` (the grouping window ago: no
+    /// new report can join them, and no one is told of them). Returns how many.
+    pub fn prune_events_without_topics(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.forget_events_before(cutoff, |event| event.topics.is_empty())
+    }
+
+    fn forget_events_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        which: impl Fn(&Event) -> bool,
+    ) -> Result<usize, StoreError> {
         let old = self.events_from_keys(
             self.event_index
                 .range(b"t".to_vec()..[b"t".as_slice(), &time_bytes(cutoff)].concat())
                 .keys(),
             usize::MAX,
         )?;
-        for event in &old {
+        let mut forgotten = 0;
+        for event in old.iter().filter(|event| which(event)) {
             for key in index_keys(event) {
                 self.event_index.remove(key)?;
             }
@@ -142,8 +163,33 @@ impl Store {
             for entry in self.event_deliveries.scan_prefix(event.id.as_str()).keys() {
                 self.event_deliveries.remove(entry?)?;
             }
+            forgotten += 1;
         }
-        Ok(old.len())
+        Ok(forgotten)
+    }
+
+    /// Adds the `r` keys of events stored before they existed (once; see the module doc).
+    pub(super) fn index_relevant_events_if_needed(&self) -> Result<(), StoreError> {
+        const DONE: &str = "relevant_event_index";
+        if self.meta.contains_key(DONE)? {
+            return Ok(());
+        }
+        let mut indexed = 0usize;
+        for entry in self.events.iter() {
+            let (_, value) = entry?;
+            let event: Event = decode(EVENTS, &value)?;
+            if !event.topics.is_empty() {
+                self.event_index
+                    .insert([b"r".as_slice(), &suffix(&event)].concat(), &[])?;
+                indexed += 1;
+            }
+        }
+        self.meta.insert(DONE, &[1])?;
+        self.db.flush()?;
+        if indexed > 0 {
+            tracing::info!(events = indexed, "indexed the events users list");
+        }
+        Ok(())
     }
 
     pub fn event_count(&self) -> usize {

@@ -123,6 +123,7 @@ impl Store {
         };
         store.check_schema()?;
         store.rebuild_schedule_if_needed()?;
+        store.index_relevant_events_if_needed()?;
         Ok(store)
     }
 
@@ -409,6 +410,7 @@ mod tests {
                 time: last_seen,
                 score: 1.0,
                 tokens: vec![],
+                topics: vec![],
             }],
             first_seen: last_seen,
             last_seen,
@@ -446,6 +448,48 @@ mod tests {
             store.recent_events(None, 10).expect("recent")[0].id,
             EventId::from_number(2)
         );
+    }
+
+    #[tokio::test]
+    async fn events_of_no_topic_group_but_are_never_listed_and_go_after_the_window() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let old = at("2026-11-01T00:00:00Z");
+        let recent = at("2026-11-28T00:00:00Z");
+        let mut quiet_old = event(1, old);
+        quiet_old.topics.clear();
+        let mut quiet_recent = event(2, recent);
+        quiet_recent.topics.clear();
+        {
+            let store = Store::open(dir.path()).expect("store");
+            let commit = PollCommit {
+                events: vec![quiet_old, quiet_recent, event(3, old)],
+                ..PollCommit::default()
+            };
+            store.commit_poll(commit).await.expect("commit");
+            // Grouping compares with every event of the window; users see those with a topic.
+            assert_eq!(store.events_since(old).expect("window").len(), 3);
+            let listed: Vec<EventId> = store
+                .recent_events(None, 10)
+                .expect("recent")
+                .into_iter()
+                .map(|e| e.id)
+                .collect();
+            assert_eq!(listed, [EventId::from_number(3)]);
+            // A database written before the `r` index: the index is rebuilt at open.
+            for key in store.event_index.scan_prefix(b"r").keys() {
+                store.event_index.remove(key.expect("key")).expect("remove");
+            }
+            store.meta.remove("relevant_event_index").expect("remove");
+            store.flush_blocking().expect("flush");
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(store.recent_events(None, 10).expect("recent").len(), 1);
+        // Past the window: the topicless old event goes, the other two stay.
+        let cutoff = at("2026-11-20T00:00:00Z");
+        assert_eq!(store.prune_events_without_topics(cutoff).expect("prune"), 1);
+        assert_eq!(store.event_count(), 2);
+        assert!(!store.event_exists(&EventId::from_number(1)));
+        assert_eq!(store.events_since(old).expect("window").len(), 2);
     }
 
     #[test]

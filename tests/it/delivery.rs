@@ -100,6 +100,7 @@ fn alert(n: u64) -> Alert {
             entities: vec![],
             why: vec![],
             concepts: vec![],
+            actor: None,
         },
     }
 }
