@@ -178,48 +178,109 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
         );
     }
     let shutdown = CancellationToken::new();
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = Tasks::default();
     for notifier in notifiers {
         let wake = Arc::new(Notify::new());
         poller.wake.push(wake.clone());
         let params = DispatchParams::from(&config.delivery);
-        tasks.spawn(dispatcher::run(
-            store.clone(),
-            notifier,
-            params,
-            wake,
-            shutdown.clone(),
-        ));
+        let name = format!("{} dispatcher", notifier.platform().as_str());
+        tasks.spawn(
+            name,
+            dispatcher::run(store.clone(), notifier, params, wake, shutdown.clone()),
+        );
     }
-    tasks.spawn(maintain(
-        store.clone(),
-        config.settings.retention,
-        config.events.params.window,
-        shutdown.clone(),
-    ));
-    tasks.spawn(Arc::new(poller).run(shutdown.clone()));
+    tasks.spawn(
+        "maintenance".into(),
+        maintain(
+            store.clone(),
+            config.settings.retention,
+            config.events.params.window,
+            shutdown.clone(),
+        ),
+    );
+    tasks.spawn("poller".into(), Arc::new(poller).run(shutdown.clone()));
     if let Some(bot) = telegram {
-        tasks.spawn(bot.run(shutdown.clone()));
+        tasks.spawn("Telegram updates".into(), bot.run(shutdown.clone()));
     }
     if let Some(bot) = discord {
-        tasks.spawn(bot.run(shutdown.clone()));
+        tasks.spawn("Discord gateway".into(), bot.run(shutdown.clone()));
     }
     tracing::info!(data_dir = %store.path().display(), "chipwatch running; Ctrl-C or SIGTERM stops it");
 
-    wait_for_signal().await?;
-    tracing::info!("shutting down");
+    // Until a signal, or until a loop ends first: a loop that panicked or returned leaves
+    // the service half alive (answering commands, polling nothing), so everything stops
+    // and the process exits non-zero with the reason, for the supervisor to see.
+    let failed = tasks.until_one_ends(wait_for_signal()).await?;
+    match &failed {
+        Some(reason) => tracing::error!(%reason, "a loop stopped; shutting down"),
+        None => tracing::info!("shutting down"),
+    }
     shutdown.cancel();
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while tasks.join_next().await.is_some() {}
+        while tasks.set.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
         tracing::warn!("some loops did not stop within {SHUTDOWN_GRACE:?}; aborting them");
-        tasks.abort_all();
+        tasks.set.abort_all();
     }
     store.flush().await?;
+    if let Some(reason) = failed {
+        anyhow::bail!("{reason}; stopped the other loops, the database is flushed");
+    }
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// The service's long-lived loops, each with a name for the operator.
+#[derive(Default)]
+struct Tasks {
+    set: tokio::task::JoinSet<()>,
+    names: std::collections::HashMap<tokio::task::Id, String>,
+}
+
+impl Tasks {
+    fn spawn(
+        &mut self,
+        name: String,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let handle = self.set.spawn(task);
+        self.names.insert(handle.id(), name);
+    }
+
+    /// Waits for `signal`; returns `None` when it came first, or the reason when a loop
+    /// ended before it (no loop ends on its own while the service runs).
+    async fn until_one_ends(
+        &mut self,
+        signal: impl std::future::Future<Output = anyhow::Result<()>>,
+    ) -> anyhow::Result<Option<String>> {
+        tokio::select! {
+            result = signal => result.map(|()| None),
+            Some(ended) = self.set.join_next_with_id() => Ok(Some(self.reason(ended))),
+        }
+    }
+
+    fn reason(&self, ended: Result<(tokio::task::Id, ()), tokio::task::JoinError>) -> String {
+        let id = match &ended {
+            Ok((id, ())) => *id,
+            Err(error) => error.id(),
+        };
+        let name = self.names.get(&id).map_or("a loop", String::as_str);
+        match ended {
+            Ok(_) => format!("the {name} loop ended unexpectedly"),
+            Err(error) if error.is_panic() => {
+                let payload = error.into_panic();
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                format!("the {name} loop panicked: {message}")
+            }
+            Err(_) => format!("the {name} loop was cancelled"),
+        }
+    }
 }
 
 /// How often old records are pruned.
@@ -331,5 +392,50 @@ async fn drain(
         if round.idle || round.delivered + round.dropped == 0 {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tasks;
+
+    #[tokio::test]
+    async fn a_loop_that_panics_stops_the_service_with_its_name_and_message() {
+        let mut tasks = Tasks::default();
+        tasks.spawn("poller".into(), async { panic!("window out of range") });
+        tasks.spawn("maintenance".into(), std::future::pending());
+        let reason = tasks
+            .until_one_ends(std::future::pending())
+            .await
+            .expect("no signal error");
+        assert_eq!(
+            reason.as_deref(),
+            Some("the poller loop panicked: window out of range")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_loop_that_returns_early_is_reported_too() {
+        let mut tasks = Tasks::default();
+        tasks.spawn("Telegram updates".into(), async {});
+        let reason = tasks
+            .until_one_ends(std::future::pending())
+            .await
+            .expect("no signal error");
+        assert_eq!(
+            reason.as_deref(),
+            Some("the Telegram updates loop ended unexpectedly")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_signal_while_every_loop_runs_is_a_clean_stop() {
+        let mut tasks = Tasks::default();
+        tasks.spawn("poller".into(), std::future::pending());
+        let reason = tasks
+            .until_one_ends(async { Ok(()) })
+            .await
+            .expect("no signal error");
+        assert_eq!(reason, None);
     }
 }
