@@ -95,12 +95,7 @@ impl Telegram {
         if let Some(url) = api_url(config)? {
             bot = bot.set_api_url(url);
         }
-        let me = bot.get_me().await.map_err(|e| {
-            anyhow::anyhow!(
-                "Telegram did not accept the bot token (getMe failed): {}",
-                redact(&e.to_string())
-            )
-        })?;
+        let me = get_me(&bot).await?;
         tracing::info!(username = me.username(), "connected to Telegram");
         register_commands(&bot).await;
         let context = Context {
@@ -177,6 +172,53 @@ impl Telegram {
             }
         }
         tracing::info!("telegram stopped");
+    }
+}
+
+/// The waits between attempts to reach Telegram at start: a network blip at boot (DNS,
+/// a timeout, a proxy's 5xx) must not leave a container dead. About four minutes in all.
+const START_RETRIES: [std::time::Duration; 8] = {
+    use std::time::Duration;
+    [
+        Duration::from_secs(1),
+        Duration::from_secs(2),
+        Duration::from_secs(4),
+        Duration::from_secs(8),
+        Duration::from_secs(16),
+        Duration::from_secs(30),
+        Duration::from_secs(60),
+        Duration::from_secs(120),
+    ]
+};
+
+/// getMe, retried with back-off while Telegram cannot be reached; only Telegram's own
+/// "Unauthorized"/"Not Found" for the token is a token error, and it is not retried.
+async fn get_me(bot: &Bot) -> anyhow::Result<teloxide::types::Me> {
+    let mut waits = START_RETRIES.iter();
+    loop {
+        let error = match bot.get_me().await {
+            Ok(me) => return Ok(me),
+            Err(error) => error,
+        };
+        let detail = redact(&error.to_string());
+        if matches!(
+            error,
+            teloxide::RequestError::Api(teloxide::ApiError::InvalidToken)
+        ) {
+            anyhow::bail!(
+                "Telegram did not accept the bot token (getMe: {detail}): check TELEGRAM_TOKEN"
+            );
+        }
+        match waits.next() {
+            Some(wait) => {
+                tracing::warn!(error = %detail, retry_in = ?wait, "cannot reach Telegram (getMe failed); retrying");
+                tokio::time::sleep(*wait).await;
+            }
+            None => anyhow::bail!(
+                "cannot reach Telegram (getMe failed {} times, the last: {detail}); the token was not checked",
+                START_RETRIES.len() + 1
+            ),
+        }
     }
 }
 

@@ -143,6 +143,52 @@ fn telegram_chat(id: i64) -> ChatRef {
 }
 
 #[tokio::test]
+async fn telegram_unreachable_at_start_is_retried_and_a_bad_token_is_not() {
+    // A proxy's 502 at boot: retried after a second, then the bot answers.
+    let harness = Harness::new().await;
+    harness.telegram.fail_get_me(&[Failure {
+        status: 502,
+        description: "Bad Gateway".into(),
+        parameters: None,
+    }]);
+    let process = harness.start().await;
+    assert!(harness.telegram.calls("getMe").len() >= 2);
+    harness
+        .command(private_chat(), USER, "/help", "/subscribe")
+        .await;
+    let exit = process.terminate(LIMIT).await;
+    assert_eq!(exit.code, 0, "{:?}", exit.stderr);
+    assert!(
+        exit.stderr
+            .iter()
+            .any(|l| l.contains("cannot reach Telegram") && l.contains("retrying")),
+        "{:?}",
+        exit.stderr
+    );
+
+    // Telegram's own "Unauthorized": a token error at once, never retried.
+    let harness = Harness::new().await;
+    harness.telegram.fail_get_me(&[Failure {
+        status: 401,
+        description: "Unauthorized".into(),
+        parameters: None,
+    }]);
+    let process =
+        Chipwatch::start_with_env(&harness.config, &["run"], &[("TELOXIDE_TOKEN", TOKEN)]);
+    let exit = process.finish(LIMIT).await;
+    assert_ne!(exit.code, 0);
+    assert!(
+        exit.stderr
+            .iter()
+            .any(|l| l.contains("did not accept the bot token")),
+        "{:?}",
+        exit.stderr
+    );
+    assert_eq!(harness.telegram.calls("getMe").len(), 1);
+    assert!(!exit.stderr.iter().any(|l| l.contains(TOKEN)));
+}
+
+#[tokio::test]
 async fn a_subscriber_gets_exactly_one_escaped_alert() {
     let harness = Harness::new().await;
     let process = harness.start().await;

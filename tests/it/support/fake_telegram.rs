@@ -38,6 +38,8 @@ struct State {
     next_update_id: i64,
     calls: Vec<Call>,
     failures: VecDeque<Failure>,
+    /// Scripted answers for the next `getMe` calls.
+    get_me_failures: VecDeque<Failure>,
     /// (chat, user) → "creator" | "administrator" | "member" | "left".
     members: HashMap<(i64, i64), String>,
     /// Channel username (with @) → chat id.
@@ -153,6 +155,15 @@ impl FakeTelegram {
             .insert(username.to_string(), id);
     }
 
+    /// The next `getMe` calls answer `failure`, one each.
+    pub fn fail_get_me(&self, failures: &[Failure]) {
+        self.state
+            .lock()
+            .expect("state")
+            .get_me_failures
+            .extend(failures.iter().cloned());
+    }
+
     pub fn fail_next_send(&self, failure: Failure) {
         self.state
             .lock()
@@ -237,6 +248,19 @@ fn chat_json(id: i64) -> Value {
     }
 }
 
+/// Telegram's error answer for a scripted failure.
+fn failed(failure: &Failure) -> (StatusCode, String) {
+    let mut error =
+        json!({"ok": false, "error_code": failure.status, "description": failure.description});
+    if let Some(parameters) = &failure.parameters {
+        error["parameters"] = parameters.clone();
+    }
+    (
+        StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_REQUEST),
+        error.to_string(),
+    )
+}
+
 async fn answer(
     state: &Mutex<State>,
     changed: &Notify,
@@ -262,6 +286,13 @@ async fn answer(
     changed.notify_waiters();
     let mut state = state.lock().expect("state");
     match method.as_str() {
+        "getme" if !state.get_me_failures.is_empty() => {
+            let failure = state
+                .get_me_failures
+                .pop_front()
+                .expect("a scripted failure");
+            failed(&failure)
+        }
         "getme" => ok(json!({
             "id": BOT_ID, "is_bot": true, "first_name": "chipwatch", "username": BOT_USERNAME,
             "can_join_groups": true, "can_read_all_group_messages": false,
@@ -273,14 +304,7 @@ async fn answer(
         "deletewebhook" | "setmycommands" | "answercallbackquery" => ok(json!(true)),
         "sendmessage" => {
             if let Some(failure) = state.failures.pop_front() {
-                let mut error = json!({"ok": false, "error_code": failure.status, "description": failure.description});
-                if let Some(parameters) = failure.parameters {
-                    error["parameters"] = parameters;
-                }
-                return (
-                    StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_REQUEST),
-                    error.to_string(),
-                );
+                return failed(&failure);
             }
             let chat = body["chat_id"].as_i64().unwrap_or_default();
             let message_id = state.next_message_id;
