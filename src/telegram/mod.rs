@@ -206,7 +206,7 @@ async fn get_me(bot: &Bot) -> anyhow::Result<teloxide::types::Me> {
             teloxide::RequestError::Api(teloxide::ApiError::InvalidToken)
         ) {
             anyhow::bail!(
-                "Telegram did not accept the bot token (getMe: {detail}): check TELEGRAM_TOKEN"
+                "Telegram did not accept the bot token (getMe: {detail}): check TELOXIDE_TOKEN"
             );
         }
         match waits.next() {
