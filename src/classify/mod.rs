@@ -30,7 +30,7 @@ pub use model::{
     FORMAT as MODEL_FORMAT, ModelError, TopicModel, TopicWeights, TrainedOn,
     VERSION as MODEL_VERSION,
 };
-pub use normalize::{detect_lang, fold, is_stop_word, stems};
+pub use normalize::{detect_lang, fold, is_stop_word, keyword_text, stems};
 
 use compile::{CompiledRule, CompiledTopic, GroupTable};
 use matcher::{FindScratch, TermHit, Vocabulary};

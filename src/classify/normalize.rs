@@ -240,6 +240,12 @@ pub fn fold(text: &str) -> String {
     folded.text.trim().to_string()
 }
 
+/// An item's title and lead as subscription keywords are matched against (see
+/// `Subscription::wants_text`): folded, with a space at each end.
+pub fn keyword_text(title: &str, summary: &str) -> String {
+    format!(" {} ", fold(&format!("{title} {summary}")))
+}
+
 /// Words that tell Italian from English; counted, never matched as topic terms. A `match`
 /// compiles to a length switch and a few compares, which keeps detection off the profile.
 fn stop_word_lang(word: &str) -> Option<Lang> {

@@ -353,10 +353,12 @@ impl Engine {
         action: KeywordAction,
     ) -> Result<Reply, StoreError> {
         let mut subscription = self.load(chat, lang)?;
-        // A leading `-` makes an exclude keyword: "-smartphone".
+        // A leading `-` makes an exclude keyword: "-smartphone". Keywords are kept folded
+        // (lowercase, no accents, words split as the classifier splits them), the form
+        // `Subscription::wants_text` matches whole words in.
         let split = |word: &str| match word.strip_prefix('-') {
-            Some(rest) => (true, rest.trim().to_string()),
-            None => (false, word.to_string()),
+            Some(rest) => (true, crate::classify::fold(rest)),
+            None => (false, crate::classify::fold(word)),
         };
         let text = match action {
             KeywordAction::List => {
@@ -365,24 +367,42 @@ impl Engine {
                     buttons: Vec::new(),
                 });
             }
-            KeywordAction::Add(word) => {
-                let (exclude, word) = split(&word);
-                if exclude {
-                    &mut subscription.exclude_keywords
-                } else {
-                    &mut subscription.include_keywords
+            KeywordAction::Add(raw) => {
+                let (exclude, word) = split(&raw);
+                if word.is_empty() {
+                    return Ok(Reply::text(&i18n::format(
+                        lang,
+                        "keywords_no_word",
+                        &[("word", &raw)],
+                    )));
                 }
-                .insert(word.clone());
-                i18n::format(lang, "keywords_added", &[("word", &word)])
-            }
-            KeywordAction::Remove(word) => {
-                let (exclude, word) = split(&word);
+                let kept =
+                    subscription.include_keywords.len() + subscription.exclude_keywords.len();
                 let set = if exclude {
                     &mut subscription.exclude_keywords
                 } else {
                     &mut subscription.include_keywords
                 };
-                if !set.remove(&word) {
+                if !set.contains(&word) && kept >= Subscription::MAX_KEYWORDS {
+                    return Ok(Reply::text(&i18n::format(
+                        lang,
+                        "keywords_limit",
+                        &[("max", &Subscription::MAX_KEYWORDS.to_string())],
+                    )));
+                }
+                set.insert(word.clone());
+                i18n::format(lang, "keywords_added", &[("word", &word)])
+            }
+            KeywordAction::Remove(raw) => {
+                let (exclude, word) = split(&raw);
+                let set = if exclude {
+                    &mut subscription.exclude_keywords
+                } else {
+                    &mut subscription.include_keywords
+                };
+                // Keywords stored before they were folded are removed as typed.
+                let typed = raw.strip_prefix('-').unwrap_or(&raw).trim().to_string();
+                if !set.remove(&word) && !set.remove(&typed) {
                     return Ok(Reply::text(&i18n::format(
                         lang,
                         "keywords_missing",
@@ -468,5 +488,91 @@ fn mode_text(lang: Lang, mode: DeliveryMode, zone: Tz) -> String {
                 ("zone", zone.name()),
             ],
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Platform;
+
+    fn engine(dir: &std::path::Path) -> Engine {
+        let topics = include_str!("../../config/topics.toml");
+        Engine {
+            store: Store::open(dir).expect("store"),
+            rules: Arc::new(Rules::from_toml(topics).expect("rules")),
+            feeds: Vec::new(),
+            zone: chrono_tz::Europe::Rome,
+            allow_private_addresses: false,
+        }
+    }
+
+    async fn run(engine: &Engine, text: &str) -> String {
+        let invocation = Invocation {
+            chat: ChatRef {
+                platform: Platform::Telegram,
+                id: 7,
+                thread: None,
+            },
+            lang: Lang::En,
+            may_manage: true,
+            is_operator: false,
+        };
+        let command = parse(text, None).expect("a valid command");
+        engine.execute(&invocation, command).await.doc.plain()
+    }
+
+    #[tokio::test]
+    async fn keywords_are_folded_whole_words_and_capped_per_chat() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = engine(dir.path());
+        assert!(
+            run(&engine, "/keywords add Perché")
+                .await
+                .contains("perche")
+        );
+        assert!(
+            run(&engine, "/keywords add -Smartphone")
+                .await
+                .contains("smartphone")
+        );
+        assert!(run(&engine, "/keywords add ?!").await.contains("No word"));
+        let chat = ChatRef {
+            platform: Platform::Telegram,
+            id: 7,
+            thread: None,
+        };
+        let subscription = engine
+            .store
+            .subscription(&chat)
+            .expect("read")
+            .expect("stored");
+        assert_eq!(
+            subscription.include_keywords.iter().collect::<Vec<_>>(),
+            ["perche"]
+        );
+        assert!(subscription.exclude_keywords.contains("smartphone"));
+        for n in 2..Subscription::MAX_KEYWORDS {
+            let reply = run(&engine, &format!("/keywords add parola{n}")).await;
+            assert!(reply.contains("added"), "{n}: {reply}");
+        }
+        let full = run(&engine, "/keywords add onetoomany").await;
+        assert!(full.contains("50 keywords"), "{full}");
+        // One already kept is no new keyword, and a removal makes room.
+        assert!(
+            run(&engine, "/keywords add parola2")
+                .await
+                .contains("added")
+        );
+        assert!(
+            run(&engine, "/keywords remove PAROLA2")
+                .await
+                .contains("removed")
+        );
+        assert!(
+            run(&engine, "/keywords add onetoomany")
+                .await
+                .contains("added")
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! A chat's subscription: which topics and keywords it follows, and how it wants alerts.
 
-use super::{ChatRef, Classification, Item, Lang, TopicId};
+use super::{ChatRef, Classification, Lang, TopicId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -70,42 +70,58 @@ impl Subscription {
         }
     }
 
-    /// Whether this subscription wants an alert for this item. Keywords are matched on
-    /// lowercased text, as whole-ish substrings; an exclude keyword always wins.
-    pub fn wants(&self, item: &Item, classification: &Classification) -> bool {
-        self.wants_text(&Self::match_text(item), classification)
-    }
+    /// The most keywords (followed and excluded together) one chat may keep.
+    pub const MAX_KEYWORDS: usize = 50;
 
-    /// The lowercased text keywords are matched against; compute it once per item when
-    /// many subscriptions are asked about the same item.
-    pub fn match_text(item: &Item) -> String {
-        format!("{} {}", item.title, item.summary).to_lowercase()
-    }
-
-    /// [`Subscription::wants`] with the item's [`Subscription::match_text`] already made.
+    /// Whether this subscription wants an alert for an item of `classification` whose
+    /// title and lead, folded as `classify::keyword_text` folds them, are `text`: words
+    /// separated by single spaces, with a space at each end. Keywords (folded the same
+    /// way when added) match whole words only, so `ai` never matches `mai`; an exclude
+    /// keyword always wins.
     pub fn wants_text(&self, text: &str, classification: &Classification) -> bool {
         if !self.active {
             return false;
         }
-        if self
-            .exclude_keywords
-            .iter()
-            .any(|k| text.contains(k.as_str()))
-        {
+        let found = |keyword: &String| {
+            text.match_indices(keyword.as_str()).any(|(at, _)| {
+                let before = text[..at].ends_with(' ');
+                let after = text[at + keyword.len()..].starts_with(' ');
+                before && after
+            })
+        };
+        if self.exclude_keywords.iter().any(found) {
             return false;
         }
         if self.topics.iter().any(|t| classification.has_topic(t)) {
             return true;
         }
-        self.include_keywords
-            .iter()
-            .any(|k| text.contains(k.as_str()))
+        self.include_keywords.iter().any(found)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keywords_match_whole_words_and_an_exclusion_wins() {
+        let mut subscription = Subscription::new(ChatRef::console());
+        subscription.include_keywords.insert("ai".into());
+        subscription
+            .include_keywords
+            .insert("export control".into());
+        let none = Classification::default();
+        // As `classify::keyword_text` folds a title and lead.
+        assert!(!subscription.wants_text(" non mai cosi tanti chip ", &none));
+        assert!(!subscription.wants_text(" mai ", &none));
+        assert!(subscription.wants_text(" chip per l ai cinese ", &none));
+        assert!(subscription.wants_text(" ai ", &none));
+        assert!(subscription.wants_text(" new export control rules ", &none));
+        assert!(!subscription.wants_text(" new export controls ", &none));
+        subscription.exclude_keywords.insert("smartphone".into());
+        assert!(!subscription.wants_text(" ai per smartphone ", &none));
+        assert!(subscription.wants_text(" ai per smartphones ", &none));
+    }
 
     #[test]
     fn quiet_hours_wrap_midnight() {

@@ -68,7 +68,7 @@ impl<'a> Routing<'a> {
         );
         let event_id = placed.id.clone();
         self.touched.insert(event_id.clone());
-        let text = Subscription::match_text(&alert.item);
+        let text = crate::classify::keyword_text(&alert.item.title, &alert.item.summary);
         // Chats already told about an event hear of its new reports (at most once per
         // interval) even when this report alone would not have matched them.
         let told_before = !placed.new && !self.grouper.events()[placed.index].topics.is_empty();
