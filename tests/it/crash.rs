@@ -97,8 +97,13 @@ async fn sigkill_at_random_points_loses_nothing_and_repeats_at_most_one_per_kill
         .await;
     feed.set("/feed.xml", Route::feed(rss(&[BAN, QUIET])));
 
-    // Kill after a random number of alerts in each third of the run.
-    let seed = fastrand::u64(..);
+    // Kill after a random number of alerts in each third of the run. The seed is printed
+    // (on failure too) and `CHIPWATCH_CRASH_SEED` replays a run.
+    let seed = std::env::var("CHIPWATCH_CRASH_SEED")
+        .ok()
+        .map(|raw| raw.parse().expect("CHIPWATCH_CRASH_SEED is a number"))
+        .unwrap_or_else(|| fastrand::u64(..));
+    println!("crash test seed {seed} (replay with CHIPWATCH_CRASH_SEED={seed})");
     let mut random = fastrand::Rng::with_seed(seed);
     let mut kill_points = Vec::new();
     for kill in 0..KILLS {
