@@ -47,6 +47,7 @@ fn token(name: &str) -> Option<String> {
 
 pub fn compile_rules(config: &Config) -> anyhow::Result<Rules> {
     let rules = compile_rules_only(config)?;
+    check_topic_references(config, &rules)?;
     let (Some(json), Some(file)) = (&config.model_json, &config.settings.model_file) else {
         return Ok(rules);
     };
@@ -56,6 +57,43 @@ pub fn compile_rules(config: &Config) -> anyhow::Result<Rules> {
         tracing::warn!(model = %file.display(), "{warning}");
     }
     rules.with_model(model).with_context(in_model)
+}
+
+/// Every topic the configuration names (`console.topics`, `delivery.digest_bypass`,
+/// `events.opposed_topics`) is one the rules define: a misspelt id would silently match
+/// nothing.
+fn check_topic_references(config: &Config, rules: &Rules) -> anyhow::Result<()> {
+    let known: Vec<&str> = rules.topics().iter().map(|t| t.id.as_str()).collect();
+    let opposed = config
+        .events
+        .params
+        .opposed_topics
+        .iter()
+        .enumerate()
+        .flat_map(|(index, (a, b))| {
+            [a, b].map(|topic| (format!("events.opposed_topics[{index}]"), topic))
+        });
+    let named = (config.console.topics.iter().enumerate())
+        .map(|(index, topic)| (format!("console.topics[{index}]"), topic))
+        .chain(
+            (config.delivery.digest_bypass.iter().enumerate())
+                .map(|(index, topic)| (format!("delivery.digest_bypass[{index}]"), topic)),
+        )
+        .chain(opposed);
+    let unknown: Vec<String> = named
+        .filter(|(_, topic)| !known.contains(&topic.as_str()))
+        .map(|(key, topic)| format!("{key}: no topic `{topic}` in the rules"))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{}: {} (the rules {} define: {})",
+        config.path.display(),
+        unknown.join("; "),
+        config.settings.topics_file.display(),
+        known.join(", ")
+    )
 }
 
 /// The topic rules without the configured model (what `train` reads features with).

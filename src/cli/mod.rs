@@ -335,6 +335,23 @@ fn report(result: anyhow::Result<()>) -> i32 {
 }
 
 fn check_config(config: &Config) -> i32 {
+    // A feed read from a file that is not there would fail every poll.
+    let missing: Vec<String> = config
+        .feeds
+        .iter()
+        .filter_map(|feed| match &feed.source {
+            crate::config::FeedSource::File(path) if !path.is_file() => {
+                Some(format!("feed `{}`: no file {}", feed.id, path.display()))
+            }
+            _ => None,
+        })
+        .collect();
+    if !missing.is_empty() {
+        for problem in &missing {
+            eprintln!("chipwatch: {}: {problem}", config.path.display());
+        }
+        return exit::CONFIG;
+    }
     match app::compile_rules(config) {
         Ok(rules) => {
             println!(

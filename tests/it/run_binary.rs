@@ -149,6 +149,56 @@ async fn a_broken_config_is_a_clear_error_and_exit_code_2() {
     );
 }
 
+#[tokio::test]
+async fn check_config_refuses_unknown_topic_ids_and_missing_feed_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let feed = dir.path().join("feed.xml");
+    std::fs::write(&feed, rss(&[REVIEW])).expect("write feed");
+    let path = write_config(dir.path(), &format!("file://{}", feed.display()));
+    let good = std::fs::read_to_string(&path).expect("read config");
+    let ok = Chipwatch::start(&path, &["check-config"])
+        .finish(LIMIT)
+        .await;
+    assert_eq!(ok.code, 0, "{:?}", ok.stderr);
+
+    // A misspelt topic would silently match nothing: refused, with what the rules define.
+    std::fs::write(
+        &path,
+        good.replace(
+            "[console]\nenabled = true",
+            "[console]\nenabled = true\ntopics = [\"export_bam\"]\n[events]\nopposed_topics = [[\"approval\", \"exportban\"]]",
+        ),
+    )
+    .expect("write config");
+    let exit = Chipwatch::start(&path, &["check-config"])
+        .finish(LIMIT)
+        .await;
+    assert_eq!(exit.code, 2);
+    let message = exit.stderr.join("\n");
+    assert!(
+        message.contains("console.topics[0]: no topic `export_bam`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("events.opposed_topics[0]: no topic `exportban`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("export_ban"),
+        "names the rules' topics: {message}"
+    );
+
+    // A feed file that is not there.
+    std::fs::write(&path, good).expect("write config");
+    std::fs::remove_file(&feed).expect("remove feed");
+    let exit = Chipwatch::start(&path, &["check-config"])
+        .finish(LIMIT)
+        .await;
+    assert_eq!(exit.code, 2);
+    let message = exit.stderr.join("\n");
+    assert!(message.contains("feed `local`: no file"), "{message}");
+}
+
 /// A malformed clock shift is refused at start with the variable named, never ignored:
 /// an ignored shift would let the suite's years-ahead run pass on today's date.
 #[tokio::test]
