@@ -318,6 +318,12 @@ impl Poller {
                         let guard = self.commit_lock.lock().await;
                         state.etag = etag;
                         state.last_modified = last_modified;
+                        // Said once when the corrections change, not on every poll; they
+                        // stay on the feed's health (`chipwatch feeds --json`).
+                        if !parsed.repairs.is_empty() && parsed.repairs != state.repairs {
+                            tracing::warn!(feed = %feed.id, encoding = parsed.encoding,
+                                repairs = ?parsed.repairs, "feed read with corrections");
+                        }
                         state.repairs = parsed.repairs.clone();
                         schedule.ttl = parsed
                             .ttl_minutes

@@ -587,6 +587,41 @@ async fn windows_1252_and_lying_charsets_keep_the_italian_accents() {
     }
 }
 
+/// Latin-1 (windows-1252) bytes behind every UTF-8 declaration at once: a UTF-8 byte-order
+/// mark, `encoding="UTF-8"` and `charset=utf-8`. The accents must survive (not become
+/// U+FFFD), and the fallback must be on the feed's health.
+#[tokio::test]
+async fn latin1_bytes_behind_a_utf8_bom_and_declarations_keep_the_accents() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/bom.xml",
+        route(
+            fixture("win1252_bom_utf8.xml"),
+            "application/rss+xml; charset=utf-8",
+        ),
+    );
+    let harness = Harness::start("", &[("bom", server.url("/bom.xml"))]).await;
+    let report = harness.poll("bom").await;
+    assert_eq!(
+        polled(&report).2,
+        1,
+        "the item is read and relevant: {report:?}"
+    );
+    let items = harness.items_of("bom");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].title, ACCENTED_TITLE);
+    assert!(
+        items[0].summary.starts_with("Qualità e velocità: "),
+        "{}",
+        items[0].summary
+    );
+    let repairs = harness.state("bom").repairs;
+    assert!(
+        repairs.iter().any(|r| r.contains("read as windows-1252")),
+        "the fallback is on the feed's health: {repairs:?}"
+    );
+}
+
 /// (guid, title, lead) for a dozen distinct export-policy stories.
 fn stories(guid_prefix: &str) -> Vec<(String, String, String)> {
     let subjects = [

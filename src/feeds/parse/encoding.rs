@@ -40,8 +40,15 @@ pub(super) fn decode(
         }
         (text.into_owned(), encoding)
     } else if let Some((encoding, bom_length)) = Encoding::for_bom(bytes) {
-        let (text, _) = encoding.decode_without_bom_handling(&bytes[bom_length..]);
-        (text.into_owned(), encoding)
+        let rest = &bytes[bom_length..];
+        if encoding == UTF_8 {
+            // A UTF-8 byte-order mark is a declaration too, and is pasted in front of
+            // Latin-1 bodies as readily as `encoding="UTF-8"`.
+            decode_utf8_or_1252(rest, &mut notes)
+        } else {
+            let (text, _) = encoding.decode_without_bom_handling(rest);
+            (text.into_owned(), encoding)
+        }
     } else {
         let declared = declared_encoding(bytes, content_type, &mut notes);
         decode_declared(bytes, declared, &mut notes)
@@ -293,6 +300,23 @@ mod tests {
         assert_eq!(
             (text.as_str(), encoding, notes),
             ("<a>è e à</a>", "UTF-8", 1)
+        );
+    }
+
+    #[test]
+    fn latin1_behind_a_utf8_bom_is_read_as_windows_1252() {
+        let (text, encoding, notes) = decoded(
+            b"\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"UTF-8\"?><a>Perch\xe9 l\x92export</a>",
+            Some("text/xml; charset=utf-8"),
+            None,
+        );
+        assert_eq!(
+            (text.as_str(), encoding, notes),
+            (
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><a>Perché l’export</a>",
+                "windows-1252",
+                1
+            )
         );
     }
 
