@@ -324,6 +324,10 @@ impl Poller {
                             tracing::warn!(feed = %feed.id, encoding = parsed.encoding,
                                 repairs = ?parsed.repairs, "feed read with corrections");
                         }
+                        if parsed.cuts != parse::Cuts::default() {
+                            tracing::debug!(feed = %feed.id, cuts = ?parsed.cuts,
+                                "overlong titles or summaries cut, overlong links dropped");
+                        }
                         state.repairs = parsed.repairs.clone();
                         schedule.ttl = parsed
                             .ttl_minutes

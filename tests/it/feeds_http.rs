@@ -622,6 +622,59 @@ async fn latin1_bytes_behind_a_utf8_bom_and_declarations_keep_the_accents() {
     );
 }
 
+/// A hostile or broken feed's multi-megabyte title, summary and link are cut at parse
+/// time, so neither the item nor each subscriber's outbox entry carries them whole.
+#[tokio::test]
+async fn a_huge_title_arrives_capped_in_the_store_and_the_outbox() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/huge.xml",
+        Route::feed(crate::support::rss(&[("prime", ASML_TITLE, "x")])),
+    );
+    let harness = Harness::start("", &[("huge", server.url("/huge.xml"))]).await;
+    polled(&harness.poll("huge").await);
+
+    // About 2.4 MB of title, 1.2 MB of summary and a 1 MB link, under the 5 MiB body cap.
+    let title = format!("{BAN_TITLE} {}", "perché ".repeat(300_000));
+    let lead = "Il Dipartimento del Commercio impone restrizioni. ".repeat(24_000);
+    let link = format!("https://news.example.it/{}", "a".repeat(1_000_000));
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>Huge</title><link>https://news.example.it/</link><description>t</description>\
+         <item><title>{ASML_TITLE}</title><link>https://news.example.it/prime</link><guid>prime</guid></item>\
+         <item><title>{title}</title><link>{link}</link><guid>huge</guid>\
+         <description>{lead}</description></item></channel></rss>\n"
+    );
+    assert!(body.len() < 5 * 1024 * 1024);
+    server.set("/huge.xml", Route::feed(body));
+    let report = harness.poll("huge").await;
+    assert_eq!(polled(&report).1, 1, "{report:?}");
+
+    let items = harness.items_of("huge");
+    let item = items
+        .iter()
+        .find(|i| i.title.starts_with(BAN_TITLE))
+        .expect("the huge item is stored");
+    let chars = item.title.chars().count();
+    assert!(chars <= 1_000 && item.title.ends_with('…'), "{chars} chars");
+    assert!(item.summary.chars().count() <= 1_000 && item.summary.ends_with('…'));
+    assert!(
+        item.link.as_ref().is_none_or(|l| l.len() <= 2_048),
+        "link of {:?} bytes",
+        item.link.as_ref().map(String::len)
+    );
+    let deliveries = harness.deliveries();
+    assert!(!deliveries.is_empty(), "the console is subscribed");
+    for delivery in &deliveries {
+        assert_eq!(delivery.alert.item.title, item.title);
+    }
+    let repairs = harness.state("huge").repairs;
+    assert!(
+        repairs.iter().any(|r| r.contains("cut")),
+        "the cut is on the feed's health: {repairs:?}"
+    );
+}
+
 /// (guid, title, lead) for a dozen distinct export-policy stories.
 fn stories(guid_prefix: &str) -> Vec<(String, String, String)> {
     let subjects = [

@@ -51,16 +51,27 @@ pub struct ParsedFeed {
     pub repairs: Vec<String>,
     /// The encoding the body was read with (`UTF-8`, `windows-1252`, …).
     pub encoding: &'static str,
+    /// Text cut to the length caps, and links dropped for length.
+    pub cuts: Cuts,
+}
+
+/// How many fields a parse cut to the length caps (titles, summaries) or dropped (links).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cuts {
+    pub titles: usize,
+    pub summaries: usize,
+    pub links: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedEntry {
     /// The guid/id as the document gave it; `None` when it gave none.
     pub guid: Option<String>,
-    /// The absolute link to the article, as given (not canonicalised).
+    /// The absolute link to the article, as given (not canonicalised); none past 2048 bytes.
     pub link: Option<String>,
+    /// Clean text, at most 1000 characters (`…` marks a cut).
     pub title: String,
-    /// Clean text, at most ~1000 characters.
+    /// Clean text, at most 1000 characters (`…` marks a cut).
     pub summary: String,
     pub published: Option<DateTime<Utc>>,
 }
@@ -110,6 +121,16 @@ pub fn parse_feed(body: &FeedBody<'_>) -> Result<ParsedFeed, ParseError> {
         return Err(ParseError::Malformed {
             detail: "the document lists items but none could be read (an unterminated comment or CDATA section?)".into(),
         });
+    }
+    // Overlong titles and links are a broken or hostile feed, worth the operator's eye;
+    // long summaries are ordinary (content cut to a lead) and only counted.
+    let Cuts { titles, links, .. } = parsed.cuts;
+    if titles + links > 0 {
+        repairs.push(format!(
+            "{titles} title(s) cut to {} characters, {links} link(s) over {} bytes dropped",
+            text::TITLE_MAX_CHARS,
+            text::LINK_MAX_BYTES
+        ));
     }
     parsed.repairs = repairs;
     parsed.encoding = decoded.encoding.name();

@@ -206,3 +206,52 @@ fn a_feed_whose_items_are_swallowed_by_a_comment_or_cdata_is_an_error() {
     };
     assert_eq!(parse_feed(&body).expect("an empty feed").entries.len(), 0);
 }
+
+#[test]
+fn overlong_titles_summaries_and_links_are_cut_and_counted() {
+    let title = format!("Chip {}", "è".repeat(2_000_000));
+    let summary = "perché ".repeat(100_000);
+    let link = format!("https://news.example.it/{}", "a".repeat(3_000));
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel>\
+         <title>{title}</title><link>https://news.example.it/</link><description>d</description>\
+         <item><title>{title}</title><link>{link}</link><guid>g1</guid>\
+         <description>{summary}</description></item>\
+         <item><title>Breve</title><link>https://news.example.it/b</link><description>corto</description></item>\
+         </channel></rss>"
+    );
+    let feed = parse_feed(&FeedBody {
+        bytes: body.as_bytes(),
+        content_type: None,
+        charset_override: None,
+        base_url: None,
+    })
+    .expect("parses");
+    let entry = &feed.entries[0];
+    assert_eq!(entry.title.chars().count(), 1000);
+    assert!(entry.title.starts_with("Chip è") && entry.title.ends_with("è…"));
+    assert!(entry.summary.chars().count() <= 1000 && entry.summary.ends_with("perché…"));
+    assert_eq!(entry.link, None, "a cut URL leads nowhere: dropped");
+    assert_eq!(entry.guid.as_deref(), Some("g1"));
+    let channel = feed.title.as_deref().expect("channel title");
+    assert_eq!(channel.chars().count(), 1000);
+    assert_eq!(
+        (
+            feed.entries[1].title.as_str(),
+            feed.entries[1].summary.as_str()
+        ),
+        ("Breve", "corto")
+    );
+    assert_eq!(
+        feed.cuts,
+        Cuts {
+            titles: 2,
+            summaries: 1,
+            links: 1
+        }
+    );
+    assert_eq!(
+        feed.repairs,
+        ["2 title(s) cut to 1000 characters, 1 link(s) over 2048 bytes dropped"]
+    );
+}

@@ -43,6 +43,14 @@ const BLOCK_ELEMENTS: &[&str] = &[
 
 /// The longest clean summary kept, in characters.
 pub(super) const SUMMARY_MAX_CHARS: usize = 1000;
+/// The longest clean title kept, in characters. Headlines run to 200 or so; a title and
+/// its summary at their caps still fit one Telegram message (4096), and the Discord
+/// renderer cuts further to its own limits. A cap at parse time keeps a broken or hostile
+/// feed's megabyte title out of the store and out of every subscriber's outbox entry.
+pub(super) const TITLE_MAX_CHARS: usize = 1000;
+/// The longest link kept, in bytes (browsers and CDNs balk well before 8 KB). A longer
+/// link is dropped, not cut: a cut URL leads nowhere.
+pub(super) const LINK_MAX_BYTES: usize = 2048;
 
 /// Turns an HTML fragment (or plain text carrying HTML entities) into one line of clean text.
 pub fn clean_text(html: &str) -> String {
@@ -51,18 +59,16 @@ pub fn clean_text(html: &str) -> String {
     fold_whitespace(&decoded)
 }
 
-/// Cuts clean text to at most `SUMMARY_MAX_CHARS` characters, preferring a word boundary
-/// near the end and marking the cut with `…`.
-pub(super) fn cap_summary(text: &str) -> String {
-    if text.chars().count() <= SUMMARY_MAX_CHARS {
-        return text.to_string();
-    }
+/// Cuts clean text to at most `max` characters (`max` ≥ 2), preferring a word boundary
+/// near the end and marking the cut with `…`; `None` when it fits as it is.
+pub(super) fn cap_chars(text: &str, max: usize) -> Option<String> {
     // Leave room for the ellipsis; `char_indices` keeps the cut on a char boundary.
-    let limit = SUMMARY_MAX_CHARS - 1;
+    let limit = max - 1;
+    let (cut, _) = text.char_indices().nth(max)?;
     let cut = text
         .char_indices()
         .nth(limit)
-        .map_or(text.len(), |(index, _)| index);
+        .map_or(cut, |(index, _)| index);
     let head = &text[..cut];
     // A word boundary in the last ~10% reads better than a half word; further back
     // would throw away too much.
@@ -70,7 +76,7 @@ pub(super) fn cap_summary(text: &str) -> String {
         Some(space) if head[..space].chars().count() >= limit * 9 / 10 => &head[..space],
         _ => head,
     };
-    format!("{}…", head.trim_end())
+    Some(format!("{}…", head.trim_end()))
 }
 
 /// Removes tags, comments and dropped elements; a `<` that cannot start a tag
@@ -233,20 +239,29 @@ mod tests {
     }
 
     #[test]
-    fn summaries_are_capped_on_a_char_boundary() {
+    fn text_is_capped_on_a_char_boundary() {
         let long = "è".repeat(1500);
-        let capped = cap_summary(&long);
+        let capped = cap_chars(&long, SUMMARY_MAX_CHARS).expect("cut");
         assert_eq!(capped.chars().count(), SUMMARY_MAX_CHARS);
         assert!(capped.ends_with('…'));
 
         let words = "perché ".repeat(300);
-        let capped = cap_summary(words.trim());
+        let capped = cap_chars(words.trim(), SUMMARY_MAX_CHARS).expect("cut");
         assert!(capped.chars().count() <= SUMMARY_MAX_CHARS);
         assert!(
             capped.ends_with("perché…"),
             "cut at a word boundary: {capped:?}"
         );
 
-        assert_eq!(cap_summary("breve"), "breve");
+        assert_eq!(cap_chars("breve", SUMMARY_MAX_CHARS), None);
+        let exact = "é".repeat(TITLE_MAX_CHARS);
+        assert_eq!(
+            cap_chars(&exact, TITLE_MAX_CHARS),
+            None,
+            "at the cap is kept"
+        );
+        let over = format!("{exact}x");
+        let capped = cap_chars(&over, TITLE_MAX_CHARS).expect("cut");
+        assert_eq!(capped.chars().count(), TITLE_MAX_CHARS);
     }
 }
