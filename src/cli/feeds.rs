@@ -89,3 +89,91 @@ pub fn describe_outcome(report: &PollReport) -> String {
         }
     }
 }
+
+/// What a `poll --once` did, in one line for stderr.
+pub struct PollSummary {
+    pub line: String,
+    /// Whether any feed was read: a body parsed, or a 304 for one read before.
+    pub any_read: bool,
+}
+
+/// How many feeds were read, not modified, rate limited and failed, with the first
+/// failures (by feed id) named: `poll: 0 ok, 0 not modified, 0 rate limited, 1 failed — a: …`.
+pub fn poll_summary(reports: &[PollReport]) -> PollSummary {
+    const NAMED: usize = 3;
+    let (mut ok, mut not_modified, mut rate_limited) = (0, 0, 0);
+    let mut failures: Vec<(&str, &str)> = Vec::new();
+    for report in reports {
+        match &report.outcome {
+            PollOutcome::Polled { .. } => ok += 1,
+            PollOutcome::NotModified => not_modified += 1,
+            PollOutcome::RateLimited { .. } => rate_limited += 1,
+            PollOutcome::Failed { error } => failures.push((report.feed.as_str(), error)),
+        }
+    }
+    failures.sort_unstable();
+    let mut line = format!(
+        "poll: {ok} ok, {not_modified} not modified, {rate_limited} rate limited, {} failed",
+        failures.len()
+    );
+    for (n, (feed, error)) in failures.iter().take(NAMED).enumerate() {
+        line.push_str(if n == 0 { " — " } else { "; " });
+        line.push_str(&crate::render::terminal_safe(&format!("{feed}: {error}")));
+    }
+    if failures.len() > NAMED {
+        line.push_str(&format!("; and {} more", failures.len() - NAMED));
+    }
+    PollSummary {
+        line,
+        any_read: ok + not_modified > 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FeedId;
+
+    fn report(feed: &str, outcome: PollOutcome) -> PollReport {
+        PollReport {
+            feed: FeedId::parse(feed).expect("feed id"),
+            outcome,
+            alerts: Vec::new(),
+            held_first_poll: 0,
+        }
+    }
+
+    fn failed(feed: &str, error: &str) -> PollReport {
+        report(
+            feed,
+            PollOutcome::Failed {
+                error: error.into(),
+            },
+        )
+    }
+
+    #[test]
+    fn the_poll_summary_counts_outcomes_and_names_the_first_failures() {
+        let reports = [
+            failed("e", "fetch: HTTP status 404"),
+            failed("b", "fetch: refused:\nloopback"),
+            report("c", PollOutcome::RateLimited { retry_after: None }),
+            failed("d", "parse: malformed"),
+            failed("a", "fetch: timed out"),
+        ];
+        let summary = poll_summary(&reports);
+        assert_eq!(
+            summary.line,
+            "poll: 0 ok, 0 not modified, 1 rate limited, 4 failed — a: fetch: timed out; \
+             b: fetch: refused: loopback; d: parse: malformed; and 1 more"
+        );
+        assert!(!summary.any_read);
+
+        let summary = poll_summary(&[report("a", PollOutcome::NotModified), failed("b", "x")]);
+        assert_eq!(
+            summary.line,
+            "poll: 0 ok, 1 not modified, 0 rate limited, 1 failed — b: x"
+        );
+        assert!(summary.any_read);
+    }
+}

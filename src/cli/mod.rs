@@ -235,7 +235,10 @@ pub async fn execute(cli: Cli) -> i32 {
             once: _,
             dry_run,
             json,
-        } => report(poll(config, *dry_run, *json).await),
+        } => match poll(config, *dry_run, *json).await {
+            Ok(code) => code,
+            Err(error) => report(Err(error)),
+        },
         Command::Cluster { file } => report(cluster::run(&config, file)),
         Command::Train {
             data,
@@ -379,7 +382,9 @@ fn check_config(config: &Config) -> i32 {
     }
 }
 
-async fn poll(config: Config, dry_run: bool, json: bool) -> anyhow::Result<()> {
+/// One poll of every feed; the exit code is 1 when feeds were configured and none could
+/// be read (each failed or was rate limited), so cron and scripts notice.
+async fn poll(config: Config, dry_run: bool, json: bool) -> anyhow::Result<i32> {
     let reports = app::poll_once(config, RunOptions { json }, dry_run).await?;
     for report in &reports {
         if dry_run {
@@ -396,5 +401,11 @@ async fn poll(config: Config, dry_run: bool, json: bool) -> anyhow::Result<()> {
         }
         eprintln!("{}: {}", report.feed, feeds::describe_outcome(report));
     }
-    Ok(())
+    let summary = feeds::poll_summary(&reports);
+    eprintln!("{}", summary.line);
+    Ok(if reports.is_empty() || summary.any_read {
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
 }

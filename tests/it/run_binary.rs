@@ -221,3 +221,51 @@ async fn a_malformed_clock_shift_is_a_configuration_error() {
         exit.stderr
     );
 }
+
+/// `poll --once` for cron and scripts: when no feed could be read, a one-line summary on
+/// stderr names the failures and the exit code is 1, not a silent 0.
+#[tokio::test]
+async fn poll_once_exits_1_with_a_summary_when_every_feed_fails() {
+    // A port that was free a moment ago and has no listener now: connection refused.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &format!("http://127.0.0.1:{closed}/feed.xml"));
+    let exit = Chipwatch::start(&config, &["poll", "--once"])
+        .finish(LIMIT)
+        .await;
+    assert_eq!(exit.code, 1, "{:#?}", exit.stderr);
+    let summary: Vec<&String> = exit
+        .stderr
+        .iter()
+        .filter(|l| l.starts_with("poll: "))
+        .collect();
+    assert_eq!(summary.len(), 1, "one summary line: {:#?}", exit.stderr);
+    let summary = summary[0];
+    assert!(
+        summary.starts_with("poll: 0 ok, 0 not modified, 0 rate limited, 1 failed"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("local: fetch: ") && summary.contains("refused"),
+        "the first error is named: {summary}"
+    );
+
+    // One readable feed is enough for success, and the summary says so.
+    let server = FeedServer::start().await;
+    server.set("/feed.xml", Route::feed(rss(&[BAN, REVIEW])));
+    let config = write_config(dir.path(), &server.url("/feed.xml"));
+    let exit = Chipwatch::start(&config, &["poll", "--once"])
+        .finish(LIMIT)
+        .await;
+    assert_eq!(exit.code, 0, "{:#?}", exit.stderr);
+    assert!(
+        exit.stderr
+            .iter()
+            .any(|l| l.starts_with("poll: 1 ok, 0 not modified, 0 rate limited, 0 failed")),
+        "{:#?}",
+        exit.stderr
+    );
+}
