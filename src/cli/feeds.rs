@@ -10,13 +10,14 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = Store::open(&config.settings.data_dir)?;
     if !json {
         println!(
-            "{:<24} {:>6} {:>9} {:>5} {:>5} {:>5}  {:<19} {:<19} {:<19} last error",
+            "{:<24} {:>6} {:>9} {:>5} {:>5} {:>5} {:>5}  {:<19} {:<19} {:<19} last error",
             "feed",
             "status",
             "bytes",
             "items",
             "errs",
             "304%",
+            "held",
             "last attempt",
             "last success",
             "next poll"
@@ -43,13 +44,14 @@ fn table_row(id: &str, state: &FeedState) -> String {
         })
     };
     format!(
-        "{:<24} {:>6} {:>9} {:>5} {:>5} {:>4.0}%  {:<19} {:<19} {:<19} {}",
+        "{:<24} {:>6} {:>9} {:>5} {:>5} {:>4.0}% {:>5}  {:<19} {:<19} {:<19} {}",
         id,
         state.last_status.map_or("-".to_string(), |s| s.to_string()),
         state.last_bytes,
         state.last_items,
         state.consecutive_errors,
         state.not_modified_ratio() * 100.0,
+        state.held_items,
         time(state.last_attempt),
         time(state.last_success),
         time(state.next_poll),
@@ -83,7 +85,7 @@ pub fn describe_outcome(report: &PollReport) -> String {
                 ));
             }
             if *held_by_flood_breaker {
-                line.push_str(" (flood breaker: held without alerting)");
+                line.push_str(" (flood breaker: re-listed entries held without alerting)");
             }
             line
         }

@@ -37,11 +37,15 @@ pub struct FeedState {
     /// Repairs the parser needed on the last body (bare `&`, wrong charset, …).
     #[serde(default)]
     pub repairs: Vec<String>,
-    /// Items held without alerting by the flood breaker, in all.
+    /// Items held without alerting by the flood breaker (re-listed, not news), in all.
     #[serde(default)]
     pub held_items: u64,
     #[serde(default)]
     pub last_flood: Option<DateTime<Utc>>,
+    /// The newest publication date among the entries seen so far (never later than the
+    /// poll that saw it): the flood breaker lets entries dated after it through.
+    #[serde(default)]
+    pub newest_published: Option<DateTime<Utc>>,
     /// Whether the operator was already told that this feed is failing.
     #[serde(default)]
     pub failure_reported: bool,

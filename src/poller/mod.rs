@@ -463,22 +463,50 @@ impl Poller {
     ) -> Result<(), StoreError> {
         let mut fresh: Vec<(ItemId, &ParsedEntry)> = Vec::new();
         let mut in_this_body = HashSet::new();
+        // The newest date known before this poll: remembered, or read off the entries of
+        // this body that were seen before (a database from before it was remembered).
+        let mut newest_known = state.newest_published;
         for entry in entries {
             let id = parse::item_identity(entry);
-            if in_this_body.insert(id) && !self.store.is_seen(id)? {
+            if !in_this_body.insert(id) {
+                continue;
+            }
+            if self.store.is_seen(id)? {
+                newest_known = newest_known.max(entry.published.filter(|at| *at <= now));
+            } else {
                 fresh.push((id, entry));
             }
         }
         state.last_items = entries.len() as u32;
+        state.newest_published = entries
+            .iter()
+            .filter_map(|entry| entry.published.map(|at| at.min(now)))
+            .max()
+            .max(newest_known);
         let first_poll = !state.primed;
         let flood = !first_poll
             && fresh.len() >= FLOOD_MIN_NEW
             && fresh.len() as f64 >= FLOOD_SHARE * entries.len() as f64;
-        if flood {
-            state.held_items += fresh.len() as u64;
+        // In a flood, entries dated after the newest one known are news (a busy outlet);
+        // those undated or dated before it look re-listed (a guid change, a CMS
+        // migration) and are recorded without alerting.
+        let held: HashSet<ItemId> = if flood {
+            fresh
+                .iter()
+                .filter(|(_, entry)| match (entry.published, newest_known) {
+                    (Some(at), Some(known)) => at <= known,
+                    _ => true,
+                })
+                .map(|(id, _)| *id)
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        if !held.is_empty() {
+            state.held_items += held.len() as u64;
             state.last_flood = Some(now);
-            tracing::warn!(feed = %feed.id, new = fresh.len(), entries = entries.len(),
-                "flood breaker: most entries look new at once (guid change or CMS migration?); recorded without alerting");
+            tracing::warn!(feed = %feed.id, held = held.len(), new = fresh.len(), entries = entries.len(),
+                "flood breaker: most entries look new at once (guid change or CMS migration?); those not dated after the newest known entry recorded without alerting");
         }
         state.primed = true;
         let mut routing = route::Routing::load(
@@ -489,16 +517,21 @@ impl Poller {
             now,
         )?;
         // On a first poll only the `backfill` newest entries may alert.
-        let alertable = if first_poll {
-            feed.backfill
-        } else if flood {
-            0
+        let alertable: HashSet<ItemId> = if first_poll {
+            let mut by_age: Vec<&(ItemId, &ParsedEntry)> = fresh.iter().collect();
+            by_age.sort_by_key(|(_, e)| std::cmp::Reverse(e.published));
+            by_age
+                .iter()
+                .take(feed.backfill)
+                .map(|(id, _)| *id)
+                .collect()
         } else {
-            usize::MAX
+            fresh
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| !held.contains(id))
+                .collect()
         };
-        let mut by_age: Vec<&(ItemId, &ParsedEntry)> = fresh.iter().collect();
-        by_age.sort_by_key(|(_, e)| std::cmp::Reverse(e.published));
-        let alertable: HashSet<ItemId> = by_age.iter().take(alertable).map(|(id, _)| *id).collect();
         let mut relevant = 0;
         for (id, entry) in &fresh {
             commit.seen.push(*id);
@@ -528,7 +561,7 @@ impl Poller {
             entries: entries.len(),
             new: fresh.len(),
             relevant,
-            held_by_flood_breaker: flood,
+            held_by_flood_breaker: !held.is_empty(),
             first_poll,
         };
         Ok(())
