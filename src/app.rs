@@ -389,12 +389,16 @@ async fn wait_for_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `chipwatch poll --once`: one poll of every feed, then delivers what it queued.
+/// `chipwatch poll --once`: one poll of every feed, then delivers what it queued; with
+/// `dry_run`, see [`dry_run`].
 pub async fn poll_once(
     config: Config,
     options: RunOptions,
     dry_run: bool,
 ) -> anyhow::Result<Vec<PollReport>> {
+    if dry_run {
+        return self::dry_run(&config).await;
+    }
     let Parts {
         store,
         poller,
@@ -402,10 +406,7 @@ pub async fn poll_once(
         telegram: _,
         discord: _,
     } = build(&config, options).await?;
-    let reports = poller.poll_many(config.feeds.clone(), dry_run).await;
-    if dry_run {
-        return Ok(reports);
-    }
+    let reports = poller.poll_many(config.feeds.clone(), false).await;
     for notifier in &notifiers {
         drain(
             &store,
@@ -416,6 +417,62 @@ pub async fn poll_once(
     }
     store.flush().await?;
     Ok(reports)
+}
+
+/// `poll --once --dry-run`: polls every feed once and reports what would be alerted,
+/// recording nothing and connecting to no chat platform. It reads the database when there
+/// is one (so what was seen is not reported again); with none (a fresh machine, a mistyped
+/// `--data-dir`) it polls against an empty scratch database in the system's temporary
+/// directory, removed before returning, so nothing is created where the data would live.
+async fn dry_run(config: &Config) -> anyhow::Result<Vec<PollReport>> {
+    let rules = Arc::new(compile_rules(config)?);
+    let fetcher = Fetcher::new(FetcherSettings::from_config(&config.settings))?;
+    let data_dir = &config.settings.data_dir;
+    let mut scratch = None;
+    let store = if Store::exists(data_dir) {
+        Store::open_existing(data_dir)?
+    } else {
+        tracing::info!(data_dir = %data_dir.display(), "no database: dry run against an empty scratch database");
+        let dir = ScratchDir::create()?;
+        let store = Store::open(dir.path())?;
+        scratch = Some(dir);
+        store
+    };
+    let poller = Poller::new(store, fetcher, rules, config);
+    let reports = poller.poll_many(config.feeds.clone(), true).await;
+    // The store (and sled's threads) close before the scratch directory is removed.
+    drop(poller);
+    drop(scratch);
+    Ok(reports)
+}
+
+/// A fresh directory under the system's temporary directory, removed on drop.
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn create() -> anyhow::Result<Self> {
+        let name = format!(
+            "chipwatch-dry-run-{}-{:016x}",
+            std::process::id(),
+            fastrand::u64(..)
+        );
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir(&path)
+            .with_context(|| format!("creating the scratch database {}", path.display()))?;
+        Ok(Self(path))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_dir_all(&self.0) {
+            tracing::warn!(path = %self.0.display(), %error, "cannot remove the scratch database");
+        }
+    }
 }
 
 /// Delivers everything due now for one notifier; stops when a round makes no progress

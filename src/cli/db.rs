@@ -6,7 +6,7 @@ use crate::store::Store;
 use anyhow::Context;
 
 pub fn stats(config: &Config) -> anyhow::Result<()> {
-    let store = Store::open(&config.settings.data_dir)?;
+    let store = Store::open_existing(&config.settings.data_dir)?;
     let outbox = store.outbox_stats();
     println!("database:      {}", store.path().display());
     println!("seen items:    {}", store.seen_count());

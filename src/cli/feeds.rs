@@ -7,7 +7,7 @@ use crate::store::Store;
 use serde_json::json;
 
 pub fn run(config: &Config, json: bool) -> anyhow::Result<()> {
-    let store = Store::open(&config.settings.data_dir)?;
+    let store = Store::open_existing(&config.settings.data_dir)?;
     if !json {
         println!(
             "{:<24} {:>6} {:>9} {:>5} {:>5} {:>5} {:>5}  {:<19} {:<19} {:<19} last error",

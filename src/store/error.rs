@@ -12,6 +12,11 @@ pub enum StoreError {
     )]
     Open { path: PathBuf, detail: String },
     #[error(
+        "no database at {path}; check --data-dir (or settings.data_dir): `chipwatch run` \
+         creates the database, this command does not"
+    )]
+    Missing { path: PathBuf },
+    #[error(
         "the database at {path} has schema version {found}, this chipwatch expects {expected}; \
          refusing to start. Use the chipwatch version that wrote it, or `chipwatch db recover` \
          to move it aside and start afresh."

@@ -127,6 +127,24 @@ impl Store {
         Ok(store)
     }
 
+    /// Whether `dir` holds a database (sled's `db` or `conf` file), without touching it.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("db").is_file() || dir.join("conf").is_file()
+    }
+
+    /// Opens the database in `dir` as [`Store::open`] does, but never creates one: a
+    /// directory without a database is `StoreError::Missing`, and nothing is written there.
+    /// What read-only commands (`db stats`, `feeds`) use, so a mistyped `--data-dir` is an
+    /// error instead of a new empty database.
+    pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
+        if !Self::exists(dir) {
+            return Err(StoreError::Missing {
+                path: dir.to_path_buf(),
+            });
+        }
+        Self::open(dir)
+    }
+
     fn check_schema(&self) -> Result<(), StoreError> {
         match self.meta.get("schema_version")? {
             None => {

@@ -6,6 +6,7 @@ mod support;
 
 mod cluster_cli;
 mod crash;
+mod db;
 mod delivery;
 mod discord;
 mod discord_delivery;
