@@ -197,9 +197,15 @@ pub enum FeedsCommand {
 pub enum DbCommand {
     /// Counts of seen items, stored items, queued and delivered alerts, dead letters.
     Stats,
-    /// Move a damaged database aside and rebuild the seen-set from what the feeds list
-    /// now, without alerting any of it.
-    Recover,
+    /// Move a damaged database aside and rebuild it: the subscriptions and queued
+    /// deliveries that can be read are kept, and the seen-set is rebuilt from what the
+    /// feeds list now, without alerting any of it. Refuses while another process holds the
+    /// database, and refuses a healthy one unless `--force`.
+    Recover {
+        /// Rebuild even a database that opens and passes the schema check.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Process exit codes.
@@ -321,8 +327,8 @@ pub async fn execute(cli: Cli) -> i32 {
             command: DbCommand::Stats,
         } => report(db::stats(&config)),
         Command::Db {
-            command: DbCommand::Recover,
-        } => report(db::recover(config).await),
+            command: DbCommand::Recover { force },
+        } => report(db::recover(config, *force).await),
         Command::Classify { .. } => exit::OK,
     }
 }

@@ -12,6 +12,11 @@ pub enum StoreError {
     )]
     Open { path: PathBuf, detail: String },
     #[error(
+        "the database at {path} is held by another process (is `chipwatch run` running?); \
+         stop it first: one process holds the database"
+    )]
+    Locked { path: PathBuf },
+    #[error(
         "no database at {path}; check --data-dir (or settings.data_dir): `chipwatch run` \
          creates the database, this command does not"
     )]
@@ -41,6 +46,31 @@ impl From<sled::Error> for StoreError {
 }
 
 impl StoreError {
+    /// The error of opening the database in `dir`: `Locked` when another process holds
+    /// sled's file lock (sled reports it as an I/O error naming the lock, whose cause is
+    /// `WouldBlock`, "resource temporarily unavailable" or "resource busy").
+    pub(super) fn from_open(dir: &std::path::Path, error: sled::Error) -> Self {
+        if let sled::Error::Io(io) = &error {
+            let text = io.to_string();
+            let lower = text.to_lowercase();
+            if io.kind() == std::io::ErrorKind::WouldBlock
+                || io.kind() == std::io::ErrorKind::ResourceBusy
+                || lower.contains("could not acquire lock")
+                || lower.contains("wouldblock")
+                || lower.contains("resource temporarily unavailable")
+                || lower.contains("resource busy")
+            {
+                return StoreError::Locked {
+                    path: dir.to_path_buf(),
+                };
+            }
+        }
+        StoreError::Open {
+            path: dir.to_path_buf(),
+            detail: error.to_string(),
+        }
+    }
+
     pub(super) fn from_transaction(error: sled::transaction::TransactionError<()>) -> Self {
         match error {
             sled::transaction::TransactionError::Storage(e) => StoreError::from(e),

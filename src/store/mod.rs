@@ -5,9 +5,11 @@
 mod error;
 mod events;
 mod outbox;
+mod recovery;
 
 pub use error::StoreError;
 pub use events::EventDelivery;
+pub use recovery::{Inspection, Salvage};
 
 use crate::domain::{
     ChatRef, Delivery, Event, EventId, FeedId, FeedRecord, FeedState, Item, ItemId, Subscription,
@@ -88,6 +90,25 @@ fn decode<T: DeserializeOwned>(tree: &str, bytes: &[u8]) -> Result<T, StoreError
     })
 }
 
+/// Whether a stored `schema_version` is the one this chipwatch writes.
+fn schema_matches(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let found = <[u8; 4]>::try_from(bytes)
+        .map(u32::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt {
+            tree: META.into(),
+            detail: "schema_version is not 4 bytes".into(),
+        })?;
+    if found == SCHEMA_VERSION {
+        Ok(())
+    } else {
+        Err(StoreError::SchemaMismatch {
+            path: path.to_path_buf(),
+            found,
+            expected: SCHEMA_VERSION,
+        })
+    }
+}
+
 impl Store {
     /// Opens (or creates) the database in `dir`, writing the schema version at first open
     /// and refusing a database written by an incompatible version.
@@ -99,10 +120,7 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             .open()
-            .map_err(|e| StoreError::Open {
-                path: dir.to_path_buf(),
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| StoreError::from_open(dir, e))?;
         let tree = |name: &str| db.open_tree(name).map_err(StoreError::from);
         let store = Store {
             path: dir.to_path_buf(),
@@ -153,23 +171,7 @@ impl Store {
                 self.db.flush()?;
                 Ok(())
             }
-            Some(bytes) => {
-                let found = <[u8; 4]>::try_from(bytes.as_ref())
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| StoreError::Corrupt {
-                        tree: META.into(),
-                        detail: "schema_version is not 4 bytes".into(),
-                    })?;
-                if found == SCHEMA_VERSION {
-                    Ok(())
-                } else {
-                    Err(StoreError::SchemaMismatch {
-                        path: self.path.clone(),
-                        found,
-                        expected: SCHEMA_VERSION,
-                    })
-                }
-            }
+            Some(bytes) => schema_matches(&self.path, &bytes),
         }
     }
 
