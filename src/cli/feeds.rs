@@ -10,7 +10,7 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = Store::open_existing(&config.settings.data_dir)?;
     if !json {
         println!(
-            "{:<24} {:>6} {:>9} {:>5} {:>5} {:>5} {:>5}  {:<19} {:<19} {:<19} last error",
+            "{:<24} {:>6} {:>9} {:>5} {:>5} {:>5} {:>5}  {:<25} {:<25} {:<25} last error",
             "feed",
             "status",
             "bytes",
@@ -31,20 +31,26 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<()> {
                 json!({ "feed": feed.id, "name": feed.name, "url": feed.source.to_string(), "state": state })
             );
         } else {
-            println!("{}", table_row(feed.id.as_str(), &state));
+            println!(
+                "{}",
+                table_row(feed.id.as_str(), &state, config.settings.time_zone)
+            );
         }
     }
     Ok(())
 }
 
-fn table_row(id: &str, state: &FeedState) -> String {
+/// One feed's row; times in the configured zone, with their offset (`settings.time_zone`).
+fn table_row(id: &str, state: &FeedState, zone: chrono_tz::Tz) -> String {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map_or("never".to_string(), |t| {
-            t.format("%Y-%m-%d %H:%M:%S").to_string()
+            t.with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M:%S %:z")
+                .to_string()
         })
     };
     format!(
-        "{:<24} {:>6} {:>9} {:>5} {:>5} {:>4.0}% {:>5}  {:<19} {:<19} {:<19} {}",
+        "{:<24} {:>6} {:>9} {:>5} {:>5} {:>4.0}% {:>5}  {:<25} {:<25} {:<25} {}",
         id,
         state.last_status.map_or("-".to_string(), |s| s.to_string()),
         state.last_bytes,
@@ -135,6 +141,27 @@ pub fn poll_summary(reports: &[PollReport]) -> PollSummary {
 mod tests {
     use super::*;
     use crate::domain::FeedId;
+
+    #[test]
+    fn a_row_keeps_a_multi_line_error_on_its_line_and_shows_times_with_their_zone() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-07-01T10:00:00Z")
+            .expect("date")
+            .to_utc();
+        let state = FeedState {
+            last_attempt: Some(at),
+            last_error: Some("connection refused\nretrying\r\nagain".into()),
+            ..FeedState::default()
+        };
+        let row = table_row("local", &state, chrono_tz::Europe::Rome);
+        assert!(!row.contains('\n') && !row.contains('\r'), "{row:?}");
+        assert!(
+            row.ends_with("connection refused retrying again"),
+            "{row:?}"
+        );
+        // Summer time in Rome: two hours ahead of UTC, and it says so.
+        assert!(row.contains("2026-07-01 12:00:00 +02:00"), "{row:?}");
+        assert!(row.contains("never"), "no success yet: {row:?}");
+    }
 
     fn report(feed: &str, outcome: PollOutcome) -> PollReport {
         PollReport {

@@ -928,7 +928,8 @@ async fn the_feeds_command_shows_each_feeds_health() {
             "feed status bytes items errs 304% held last attempt last success next poll last error"
         );
         // feed, status, bytes, items, errors, 304 share, held by the flood breaker; then
-        // three date-times (two words each) for last attempt, last success, next poll.
+        // three date-times (date, time and UTC offset: three words each) for last attempt,
+        // last success, next poll.
         let good = row(&exit, "good");
         let missing = row(&exit, "missing");
         if poll == 1 {
@@ -940,14 +941,18 @@ async fn the_feeds_command_shows_each_feeds_health() {
         } else {
             assert_eq!(good[..7], ["good", "304", "0", "4", "0", "50%", "0"]);
         }
-        assert_eq!(good.len(), 13, "no error text: {good:?}");
+        assert_eq!(good.len(), 16, "no error text: {good:?}");
+        assert!(
+            good[9].starts_with('+') || good[9].starts_with('-'),
+            "{good:?}"
+        );
         let errors = poll.to_string();
         assert_eq!(
             missing[..7],
             ["missing", "404", "0", "0", errors.as_str(), "0%", "0"]
         );
-        assert_eq!(missing[9], "never", "never succeeded: {missing:?}");
-        assert_eq!(missing[12..].join(" "), "fetch: HTTP status 404");
+        assert_eq!(missing[10], "never", "never succeeded: {missing:?}");
+        assert_eq!(missing[14..].join(" "), "fetch: HTTP status 404");
     }
     assert_eq!(server.hits("/good.xml").not_modified, 1);
 }
