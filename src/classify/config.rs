@@ -7,12 +7,20 @@ use std::collections::BTreeMap;
 /// Why `topics.toml` was refused. Messages name the key, as a user would find it in the file.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
+    /// The parser's message is the whole story (not also a `source`, which would make a
+    /// report print it twice).
     #[error("topics.toml: {0}")]
-    Toml(#[from] toml::de::Error),
+    Toml(toml::de::Error),
     #[error("{key}: {message}")]
     Invalid { key: String, message: String },
     #[error("topics.toml: the term automaton could not be built: {0}")]
     Automaton(String),
+}
+
+impl From<toml::de::Error> for RulesError {
+    fn from(error: toml::de::Error) -> Self {
+        RulesError::Toml(error)
+    }
 }
 
 pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> RulesError {

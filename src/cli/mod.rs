@@ -355,13 +355,11 @@ fn check_config(config: &Config) -> i32 {
             _ => None,
         })
         .collect();
-    if !missing.is_empty() {
-        for problem in &missing {
-            eprintln!("chipwatch: {}: {problem}", config.path.display());
-        }
-        return exit::CONFIG;
+    for problem in &missing {
+        eprintln!("chipwatch: {}: {problem}", config.path.display());
     }
     match app::compile_rules(config) {
+        Ok(_) if !missing.is_empty() => exit::CONFIG,
         Ok(rules) => {
             println!(
                 "{}: ok — {} feeds, {} topics ({}), data in {}",

@@ -199,6 +199,36 @@ async fn check_config_refuses_unknown_topic_ids_and_missing_feed_files() {
     assert!(message.contains("feed `local`: no file"), "{message}");
 }
 
+#[tokio::test]
+async fn a_broken_topics_file_is_reported_once_beside_the_other_problems() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let topics = dir.path().join("topics.toml");
+    let mut rules =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/topics.toml"))
+            .expect("read rules");
+    rules.push_str("\n[broken\n");
+    std::fs::write(&topics, rules).expect("write rules");
+    let path = write_config(dir.path(), "file://missing.xml");
+    let config = std::fs::read_to_string(&path)
+        .expect("read config")
+        .replace(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/topics.toml"),
+            &topics.display().to_string(),
+        );
+    std::fs::write(&path, config).expect("write config");
+    let exit = Chipwatch::start(&path, &["check-config"])
+        .finish(LIMIT)
+        .await;
+    assert_eq!(exit.code, 2);
+    let message = exit.stderr.join("\n");
+    assert_eq!(
+        message.matches("invalid table header").count(),
+        1,
+        "{message}"
+    );
+    assert!(message.contains("feed `local`: no file"), "{message}");
+}
+
 /// A malformed clock shift is refused at start with the variable named, never ignored:
 /// an ignored shift would let the suite's years-ahead run pass on today's date.
 #[tokio::test]
