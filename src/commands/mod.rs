@@ -507,19 +507,79 @@ mod tests {
         }
     }
 
-    async fn run(engine: &Engine, text: &str) -> String {
+    fn chat() -> ChatRef {
+        ChatRef {
+            platform: Platform::Telegram,
+            id: 7,
+            thread: None,
+        }
+    }
+
+    async fn run_as(engine: &Engine, text: &str, may_manage: bool, is_operator: bool) -> String {
         let invocation = Invocation {
-            chat: ChatRef {
-                platform: Platform::Telegram,
-                id: 7,
-                thread: None,
-            },
-            lang: Lang::En,
-            may_manage: true,
-            is_operator: false,
+            chat: chat(),
+            lang: engine.chat_lang(&chat(), Lang::En),
+            may_manage,
+            is_operator,
         };
         let command = parse(text, None).expect("a valid command");
         engine.execute(&invocation, command).await.doc.plain()
+    }
+
+    async fn run(engine: &Engine, text: &str) -> String {
+        run_as(engine, text, true, false).await
+    }
+
+    #[tokio::test]
+    async fn subscribe_list_unsubscribe_and_lang_change_the_stored_subscription() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = engine(dir.path());
+        let subscribed = run(&engine, "/subscribe export_ban approval").await;
+        assert!(subscribed.contains("export_ban"), "{subscribed}");
+        let list = run(&engine, "/list").await;
+        assert!(
+            list.contains("export_ban") && list.contains("approval"),
+            "{list}"
+        );
+        let unsubscribed = run(&engine, "/unsubscribe approval").await;
+        assert!(unsubscribed.contains("approval"), "{unsubscribed}");
+        let list = run(&engine, "/list").await;
+        assert!(
+            list.contains("export_ban") && !list.contains("approval"),
+            "{list}"
+        );
+        // A member who may not manage the chat changes nothing.
+        let refused = run_as(&engine, "/unsubscribe export_ban", false, false).await;
+        assert!(refused.contains("admin"), "{refused}");
+        assert!(run(&engine, "/list").await.contains("export_ban"));
+        // The chat's language sticks: replies come in Italian from then on.
+        let lang = run(&engine, "/lang it").await;
+        assert!(lang.contains("italiano"), "{lang}");
+        let none = run(&engine, "/search gallio").await;
+        assert!(none.contains("Nessun risultato per «gallio»"), "{none}");
+        let subscription = engine
+            .store
+            .subscription(&chat())
+            .expect("read")
+            .expect("stored");
+        assert_eq!(subscription.lang, Lang::It);
+    }
+
+    #[tokio::test]
+    async fn status_counts_feeds_and_the_outbox_and_operator_commands_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = engine(dir.path());
+        let status = run(&engine, "/status").await;
+        assert!(
+            status.contains("Feeds: 0 healthy, 0 failing, of 0"),
+            "{status}"
+        );
+        assert!(
+            status.contains("0 queued, 0 delivered, 0 dead letters"),
+            "{status}"
+        );
+        let refused = run(&engine, "/addfeed https://example.org/feed.xml").await;
+        assert!(refused.contains("operators"), "{refused}");
     }
 
     #[tokio::test]
